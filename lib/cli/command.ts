@@ -1,0 +1,12 @@
+/** The shape every subcommand module exports. */
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Runs the command; resolves to the process exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+export function print(line: string): void {
+  console.log(line);
+}

@@ -1,0 +1,56 @@
+/** `walship ltx [-level N|all] URL`: list the LTX files of a replica. */
+import { isReplicaUrl, parseReplicaUrl } from "../config/replica_url.ts";
+import { listAllLevels } from "../engine/restore_plan.ts";
+import { formatTxid } from "../ltx/txid.ts";
+import { openReplicaStore } from "../storage/open.ts";
+import type { LtxFileInfo } from "../storage/store.ts";
+import { UsageError } from "../util/errors.ts";
+import { type Command, print } from "./command.ts";
+import { formatFlags, parseFlags } from "./flags.ts";
+
+const FLAGS = {
+  level: { type: "string", valueName: "N|all", description: "level to list, 0-9 or all (0)" },
+  json: { type: "boolean", description: "print JSON" },
+} as const;
+
+export const ltxCommand: Command = {
+  name: "ltx",
+  summary: "list the LTX files of a replica",
+  usage: `Usage: walship ltx [flags] REPLICA_URL
+
+Flags:
+${formatFlags(FLAGS)}`,
+  async run(args) {
+    const { flags, positionals, help } = parseFlags("ltx", FLAGS, args);
+    if (help) return print(this.usage), 0;
+    if (positionals.length !== 1 || !isReplicaUrl(positionals[0]!)) {
+      throw new UsageError("ltx needs one REPLICA_URL", { hint: "walship ltx -level all file:///path/to/replica" });
+    }
+    const levelText = flags.level ?? "0";
+    if (levelText !== "all" && !/^[0-9]$/.test(levelText)) {
+      throw new UsageError(`-level takes 0-9 or all, not "${levelText}"`);
+    }
+    const store = openReplicaStore(parseReplicaUrl(positionals[0]!));
+    let files: LtxFileInfo[];
+    if (levelText === "all") {
+      const levels = await listAllLevels(store);
+      files = [...levels.keys()].sort((a, b) => a - b).flatMap((l) => levels.get(l)!);
+    } else {
+      files = await store.list(Number(levelText));
+    }
+    const rows = files.map((f) => ({
+      level: f.level,
+      min_txid: formatTxid(f.minTxid),
+      max_txid: formatTxid(f.maxTxid),
+      size: f.sizeBytes,
+      created: new Date(f.createdAt).toISOString(),
+    }));
+    if (flags.json) {
+      print(JSON.stringify(rows.map((r) => ({ ...r, timestamp: r.created, created: undefined }))));
+      return 0;
+    }
+    print("level\tmin_txid\tmax_txid\tsize\tcreated");
+    for (const r of rows) print(`${r.level}\t${r.min_txid}\t${r.max_txid}\t${r.size}\t${r.created}`);
+    return 0;
+  },
+};

@@ -1,0 +1,126 @@
+/** `walship restore -o OUT URL`: rebuild a database from a replica, latest or at a point in time. */
+import { parseReplicaUrl, isReplicaUrl } from "../config/replica_url.ts";
+import { type IntegrityCheck, prepareOutputPath, restoreToFile } from "../engine/restore.ts";
+import { NoBackupError, planRestore, type RestoreTarget } from "../engine/restore_plan.ts";
+import { formatTxid, parseTxid } from "../ltx/txid.ts";
+import { openReplicaStore } from "../storage/open.ts";
+import { UsageError } from "../util/errors.ts";
+import { exists } from "../util/fs.ts";
+import { type Command, print } from "./command.ts";
+import { loggerFromFlags, LOG_FLAGS } from "./common.ts";
+import { formatFlags, parseFlags } from "./flags.ts";
+
+const FLAGS = {
+  o: { type: "string", valueName: "PATH", description: "output database path (required with a URL)" },
+  txid: { type: "string", valueName: "TXID", description: "restore up to this TXID (16 hex digits)" },
+  timestamp: { type: "string", valueName: "TIME", description: "restore the state before this RFC 3339 time" },
+  "if-db-not-exists": { type: "boolean", description: "do nothing if the output database exists" },
+  "if-replica-exists": { type: "boolean", description: "exit 0 when the replica has no backup" },
+  parallelism: { type: "integer", valueName: "N", description: "concurrent downloads (8)" },
+  "dry-run": { type: "boolean", description: "print the restore plan, write nothing" },
+  force: { type: "boolean", description: "overwrite an existing output database" },
+  json: { type: "boolean", description: "print a JSON summary on stdout" },
+  "integrity-check": { type: "string", valueName: "MODE", description: "none, quick or full (none)" },
+  ...LOG_FLAGS,
+} as const;
+
+export const restoreCommand: Command = {
+  name: "restore",
+  summary: "rebuild a database from a replica",
+  usage: `Usage: walship restore [flags] REPLICA_URL
+
+Rebuilds a database from a replica: the latest state, or the state at -txid or -timestamp. Writes
+OUT.tmp, fsyncs and renames, so an interrupted restore never leaves a half database under OUT.
+
+Flags:
+${formatFlags(FLAGS)}`,
+  async run(args) {
+    const { flags, positionals, help } = parseFlags("restore", FLAGS, args);
+    if (help) return print(this.usage), 0;
+    if (positionals.length !== 1) throw new UsageError("restore needs exactly one REPLICA_URL", { hint: "walship restore -o app.db file:///path/to/replica" });
+    const source = positionals[0]!;
+    if (!isReplicaUrl(source)) {
+      throw new UsageError(`Restoring by database path ("${source}") needs a config file, not supported yet`, {
+        hint: "pass the replica URL: walship restore -o OUT file:///path/to/replica",
+      });
+    }
+    const out = flags.o;
+    if (!out) throw new UsageError("restore from a URL needs -o PATH for the output database");
+    const target = parseTarget(flags);
+    const integrityCheck = (flags["integrity-check"] ?? "none") as IntegrityCheck;
+    if (!["none", "quick", "full"].includes(integrityCheck)) {
+      throw new UsageError(`-integrity-check takes none, quick or full, not "${integrityCheck}"`);
+    }
+    const parallelism = flags.parallelism ?? 8;
+    if (parallelism < 1) throw new UsageError("-parallelism must be at least 1");
+    const logger = loggerFromFlags(flags);
+    const store = openReplicaStore(parseReplicaUrl(source));
+    if (flags["if-db-not-exists"] && await exists(out)) {
+      logger.info("database already exists, skipping", { path: out });
+      return 0;
+    }
+    let plan;
+    try {
+      plan = await planRestore(store, target);
+    } catch (err) {
+      if (err instanceof NoBackupError && flags["if-replica-exists"]) {
+        logger.info("no backup found, skipping", { replica: store.describe() });
+        return 0;
+      }
+      throw err;
+    }
+    if (flags["dry-run"]) {
+      const rows = plan.map((f) => ({
+        level: f.level,
+        min_txid: formatTxid(f.minTxid),
+        max_txid: formatTxid(f.maxTxid),
+        size: f.sizeBytes,
+        created: new Date(f.createdAt).toISOString(),
+      }));
+      if (flags.json) print(JSON.stringify({ replica: store.describe(), txid: formatTxid(plan.at(-1)!.maxTxid), files: rows }));
+      else {
+        print(`restore plan: ${plan.length} file(s) to TXID ${formatTxid(plan.at(-1)!.maxTxid)}`);
+        for (const r of rows) print(`L${r.level}\t${r.min_txid}-${r.max_txid}\t${r.size}\t${r.created}`);
+      }
+      return 0;
+    }
+    await prepareOutputPath(out, flags.force ?? false);
+    const started = performance.now();
+    const result = await restoreToFile(store, plan, out, { parallelism, integrityCheck });
+    const durationMs = Math.round(performance.now() - started);
+    if (flags.json) {
+      print(JSON.stringify({
+        db_path: out,
+        replica: store.describe(),
+        txid: formatTxid(result.txid),
+        files: plan.length,
+        duration_ms: durationMs,
+        integrity_check: integrityCheck,
+      }));
+    } else {
+      logger.info("restored", { path: out, txid: formatTxid(result.txid), files: plan.length, ms: durationMs });
+    }
+    return 0;
+  },
+};
+
+function parseTarget(flags: { txid?: string; timestamp?: string }): RestoreTarget {
+  if (flags.txid !== undefined && flags.timestamp !== undefined) {
+    throw new UsageError("Cannot use -txid and -timestamp together");
+  }
+  if (flags.txid !== undefined) {
+    try {
+      return { txid: parseTxid(flags.txid) };
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  if (flags.timestamp !== undefined) {
+    const ms = Date.parse(flags.timestamp);
+    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(flags.timestamp) || Number.isNaN(ms)) {
+      throw new UsageError(`Invalid -timestamp "${flags.timestamp}": expected RFC 3339, e.g. 2026-01-02T15:04:05Z`);
+    }
+    return { timestamp: ms };
+  }
+  return {};
+}

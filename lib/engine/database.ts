@@ -1,0 +1,410 @@
+/**
+ * Owns one SQLite database: its connections and read lock, the WAL reader, checkpoints, the local LTX
+ * files and the replication position. Every committed transaction in the WAL becomes part of exactly one
+ * L0 file; when continuity cannot be proven, the next L0 file is a full snapshot instead.
+ */
+import { basename } from "node:path";
+import { LtxEncoder } from "../ltx/encoder.ts";
+import { HEADER_FLAG_NO_CHECKSUM, lockPgno, type LtxHeader } from "../ltx/header.ts";
+import { ltxFileName } from "../ltx/txid.ts";
+import { isSqliteHeader } from "../sqlite/mod.ts";
+import { readFrameHeaderAt, readWalHeader, walFrameSize, type WalHeader } from "../sqlite/mod.ts";
+import { readPageMap } from "../sqlite/mod.ts";
+import { SNAPSHOT_LEVEL } from "../storage/store.ts";
+import type { LtxFileInfo } from "../storage/store.ts";
+import { readAt } from "../util/bytes.ts";
+import { WalshipError } from "../util/errors.ts";
+import { type Logger, silentLogger } from "../util/log.ts";
+import { Mutex } from "../util/mutex.ts";
+import { defaultMetaPath, LocalStore, writeLocalFile } from "./local_store.ts";
+import { findPageInLtx, PageSource } from "./page_source.ts";
+import { decideSyncStart, type LastFrame } from "./wal_position.ts";
+import { WalControl } from "./wal_control.ts";
+
+export interface DatabaseOptions {
+  /** Local state directory. @default `.<dbfile>-walship` beside the database */
+  metaPath?: string;
+  /** Time-based PASSIVE checkpoint; 0 disables. @default 60000 */
+  checkpointIntervalMs?: number;
+  /** PASSIVE checkpoint once the WAL holds this many frames. @default 1000 */
+  minCheckpointPageCount?: number;
+  /** Emergency TRUNCATE checkpoint once the WAL holds this many frames. @default 121359 */
+  truncatePageCount?: number;
+  /** Busy timeout of walship's connections. @default 1000 */
+  busyTimeoutMs?: number;
+  /** WAL bytes read per L0 file while catching up; cut at commit boundaries. @default 64 MiB */
+  maxSyncWalBytes?: number;
+  logger?: Logger;
+  /** Clock in ms, injectable for tests. @default Date.now */
+  now?: () => number;
+}
+
+export interface SyncResult {
+  /** L0 files written by this call, oldest first. */
+  files: LtxFileInfo[];
+}
+
+const DEFAULTS = {
+  checkpointIntervalMs: 60_000,
+  minCheckpointPageCount: 1000,
+  truncatePageCount: 121359,
+  busyTimeoutMs: 1000,
+  maxSyncWalBytes: 64 * 1024 * 1024,
+};
+
+export class Database {
+  readonly path: string;
+  readonly local: LocalStore;
+  #options: typeof DEFAULTS;
+  #logger: Logger;
+  #now: () => number;
+  #dbFile: Deno.FsFile;
+  #control: WalControl;
+  #mutex = new Mutex();
+  #pageSize: number;
+  #position: LtxHeader | null = null;
+  #continuous = false;
+  #lastFrame: LastFrame | null = null;
+  #snapshotReason: string | null = null;
+  #minNextTxid = 1n;
+  #lastCheckpointAt: number;
+  #checkpointedThrough = -1;
+  #closed = false;
+
+  private constructor(path: string, dbFile: Deno.FsFile, control: WalControl, options: DatabaseOptions) {
+    this.path = path;
+    this.#dbFile = dbFile;
+    this.#control = control;
+    this.#options = { ...DEFAULTS, ...definedOnly(options) };
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+    this.#lastCheckpointAt = this.#now();
+    this.#pageSize = control.pageSize();
+    this.local = new LocalStore(options.metaPath ?? defaultMetaPath(path));
+  }
+
+  /** Opens a database for replication: checks it, switches it to WAL mode, takes the read lock. */
+  static async open(path: string, options: DatabaseOptions = {}): Promise<Database> {
+    let dbFile: Deno.FsFile;
+    try {
+      // This descriptor stays open until SQLite is closed: closing any descriptor of the database file
+      // drops the POSIX locks SQLite holds in this process.
+      dbFile = await Deno.open(path, { read: true });
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new WalshipError(`Database "${path}" does not exist`, { hint: "check the path, or create it first" });
+      }
+      throw new WalshipError(`Cannot open database "${path}": ${(err as Error).message}`, { cause: err });
+    }
+    let control: WalControl | undefined;
+    try {
+      if ((await dbFile.stat()).isDirectory) throw new WalshipError(`"${path}" is a directory, not a database`);
+      const head = await readAt(dbFile, 0, 100);
+      if (head.length > 0 && !isSqliteHeader(head)) {
+        throw new WalshipError(`"${path}" is not a SQLite database`);
+      }
+      control = WalControl.open(path, { busyTimeoutMs: options.busyTimeoutMs, logger: options.logger ?? silentLogger });
+      const db = new Database(path, dbFile, control, options);
+      await db.local.removeLeftovers();
+      await db.#loadPosition();
+      return db;
+    } catch (err) {
+      control?.close();
+      dbFile.close();
+      throw err;
+    }
+  }
+
+  /** The TXID of the newest local L0 file (0 before the first sync). */
+  get txid(): bigint {
+    return this.#position?.maxTxid ?? 0n;
+  }
+
+  get pageSize(): number {
+    return this.#pageSize;
+  }
+
+  /** Makes the next L0 file a full snapshot with a TXID above `txid` (the replica is ahead of us). */
+  ensureTxidAbove(txid: bigint): void {
+    if (txid < this.txid) return;
+    this.#minNextTxid = txid + 1n;
+    this.#snapshotReason = "replica ahead of local state";
+  }
+
+  /** Copies every new committed transaction into L0 files, then checkpoints if the policy says so. */
+  sync(): Promise<SyncResult> {
+    return this.#mutex.run(async () => {
+      const files = await this.#syncToEnd();
+      await this.#checkpointIfNeeded(files);
+      return { files };
+    });
+  }
+
+  /** Writes a full snapshot at the current position as a local L9 file `1-<txid>` and returns it. */
+  snapshot(): Promise<LtxFileInfo | null> {
+    return this.#mutex.run(async () => {
+      await this.#syncToEnd();
+      const position = this.#position;
+      if (!position) return null;
+      const wal = await openIfExists(this.path + "-wal");
+      try {
+        const header = wal ? await readWalHeader(wal) : null;
+        const end = position.walOffset + position.walSize;
+        const sameGeneration = header && header.salt1 === position.walSalt1 && header.salt2 === position.walSalt2;
+        // Frames up to the position's end of this generation; older generations are in the database file.
+        const map = sameGeneration && wal && end > 32
+          ? await readPageMap(wal, header, { offset: 32, maxBytes: end - 32 })
+          : null;
+        const snapshotHeader: LtxHeader = {
+          ...emptyHeader(this.#pageSize, position.commit, 1n, position.maxTxid, this.#now()),
+        };
+        return await this.#writeFile(SNAPSHOT_LEVEL, snapshotHeader, allPages(position.commit, this.#pageSize), (pgno) =>
+          new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize).read(pgno));
+      } finally {
+        wal?.close();
+      }
+    });
+  }
+
+  /** Final sync, then releases the read lock and closes SQLite before the database descriptor. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#mutex.run(async () => {
+      this.#closed = true;
+      try {
+        this.#control.close();
+      } finally {
+        this.#dbFile.close();
+      }
+    });
+  }
+
+  async #loadPosition(): Promise<void> {
+    const files = await this.local.list(0);
+    const last = files.at(-1);
+    if (!last) return;
+    this.#position = await this.local.readHeader(0, last.minTxid, last.maxTxid);
+    this.#minNextTxid = this.#position.maxTxid + 1n;
+  }
+
+  async #syncToEnd(): Promise<LtxFileInfo[]> {
+    const files: LtxFileInfo[] = [];
+    for (;;) {
+      const { file, limited } = await this.#syncOnce();
+      if (file) files.push(file);
+      if (!limited) return files;
+    }
+  }
+
+  async #syncOnce(): Promise<{ file: LtxFileInfo | null; limited: boolean }> {
+    if (this.#closed) throw new WalshipError(`Database "${this.path}" is closed`);
+    const wal = await openIfExists(this.path + "-wal");
+    try {
+      const walSizeBytes = wal ? (await wal.stat()).size : 0;
+      const header = wal ? await readWalHeader(wal) : null;
+      if (header && header.pageSize !== this.#pageSize) this.#pageSize = this.#control.pageSize();
+      const position = this.#position;
+      let start;
+      if (this.#snapshotReason || !position) {
+        start = { kind: "snapshot" as const, reason: this.#snapshotReason ?? "first sync" };
+      } else {
+        start = await decideSyncStart({
+          wal,
+          walSizeBytes,
+          header,
+          position,
+          continuous: this.#continuous,
+          lastFrame: this.#lastFrame,
+          frameInPosition: (offset, frame) => findPageInLtx(this.local, position, wal!, offset, frame),
+        });
+      }
+      if (start.kind === "idle") return { file: null, limited: false };
+      if (start.kind === "snapshot") {
+        if (position) this.#logger.info("writing snapshot", { db: this.path, reason: start.reason });
+        return { file: await this.#writeSnapshotL0(wal, header), limited: false };
+      }
+      return await this.#writeIncrementalL0(wal!, header!, start.offset, position!);
+    } finally {
+      wal?.close();
+    }
+  }
+
+  async #writeSnapshotL0(wal: Deno.FsFile | null, header: WalHeader | null): Promise<LtxFileInfo | null> {
+    const map = wal && header ? await readPageMap(wal, header, { offset: 32 }) : null;
+    const dbBytes = (await this.#dbFile.stat()).size;
+    const commit = map && map.commit > 0 ? map.commit : Math.floor(dbBytes / this.#pageSize);
+    if (commit === 0) return null; // an empty database has nothing to replicate yet
+    const txid = this.#nextTxid();
+    const ltxHeader: LtxHeader = {
+      ...emptyHeader(this.#pageSize, commit, txid, txid, this.#now()),
+      walOffset: 32,
+      walSize: map ? map.endOffset - 32 : 0,
+      walSalt1: header?.salt1 ?? 0,
+      walSalt2: header?.salt2 ?? 0,
+    };
+    const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
+    const file = await this.#writeFile(0, ltxHeader, allPages(commit, this.#pageSize), (p) => source.read(p));
+    this.#snapshotReason = null;
+    await this.#advance(ltxHeader, wal, map && map.endOffset > 32 ? map.endOffset : 0);
+    return file;
+  }
+
+  async #writeIncrementalL0(
+    wal: Deno.FsFile,
+    header: WalHeader,
+    offset: number,
+    position: LtxHeader,
+  ): Promise<{ file: LtxFileInfo | null; limited: boolean }> {
+    const map = await readPageMap(wal, header, { offset, maxBytes: this.#options.maxSyncWalBytes });
+    if (map.pages.size === 0) return { file: null, limited: false };
+    const pgnos = [...map.pages.keys()];
+    // Growth fill: pages the database grew by but no frame carried still belong in the file, so that a
+    // compaction of a snapshot with it stays contiguous.
+    const lock = lockPgno(this.#pageSize);
+    for (let p = position.commit + 1; p <= map.commit; p++) if (p !== lock && !map.pages.has(p)) pgnos.push(p);
+    pgnos.sort((a, b) => a - b);
+    const txid = this.#nextTxid();
+    const ltxHeader: LtxHeader = {
+      ...emptyHeader(this.#pageSize, map.commit, txid, txid, this.#now()),
+      walOffset: offset,
+      walSize: map.endOffset - offset,
+      walSalt1: header.salt1,
+      walSalt2: header.salt2,
+    };
+    const source = new PageSource(this.#dbFile, wal, map.pages, this.#pageSize);
+    const file = await this.#writeFile(0, ltxHeader, pgnos, (p) => source.read(p));
+    await this.#advance(ltxHeader, wal, map.endOffset);
+    return { file, limited: map.limited };
+  }
+
+  async #writeFile(
+    level: number,
+    header: LtxHeader,
+    pgnos: Iterable<number>,
+    read: (pgno: number) => Promise<Uint8Array>,
+  ): Promise<LtxFileInfo> {
+    const name = ltxFileName(header.minTxid, header.maxTxid);
+    const size = await writeLocalFile(this.local, level, name, header.timestamp, async (sink) => {
+      const encoder = new LtxEncoder(sink, header);
+      for (const pgno of pgnos) await encoder.encodePage(pgno, await read(pgno));
+      await encoder.finish();
+    });
+    return { level, minTxid: header.minTxid, maxTxid: header.maxTxid, sizeBytes: size, createdAt: header.timestamp };
+  }
+
+  async #advance(header: LtxHeader, wal: Deno.FsFile | null, endOffset: number): Promise<void> {
+    this.#position = header;
+    this.#minNextTxid = header.maxTxid + 1n;
+    this.#continuous = this.#control.readLockHeld;
+    this.#lastFrame = null;
+    if (wal && endOffset > 32) {
+      const offset = endOffset - walFrameSize(this.#pageSize);
+      const frame = await readFrameHeaderAt(wal, offset);
+      if (frame) this.#lastFrame = { offset, frame };
+    }
+  }
+
+  #nextTxid(): bigint {
+    const next = (this.#position?.maxTxid ?? 0n) + 1n;
+    return next > this.#minNextTxid ? next : this.#minNextTxid;
+  }
+
+  /** PASSIVE by size or time, TRUNCATE past the emergency size (ltx-wal-spec §2.6). */
+  async #checkpointIfNeeded(written: LtxFileInfo[]): Promise<void> {
+    const position = this.#position;
+    if (!position) return;
+    const synced = position.walOffset + position.walSize;
+    if (synced === this.#checkpointedThrough) return;
+    const walBytes = (frames: number) => 32 + (24 + this.#pageSize) * frames;
+    const o = this.#options;
+    if (o.truncatePageCount > 0 && synced >= walBytes(o.truncatePageCount)) {
+      const result = await this.#checkpoint("PASSIVE");
+      if (result && !result.busy && result.logFrames === result.checkpointedFrames) return;
+      await this.#truncateCheckpoint();
+    } else if (synced >= walBytes(o.minCheckpointPageCount)) {
+      await this.#checkpoint("PASSIVE");
+    } else if (
+      o.checkpointIntervalMs > 0 && this.#now() - this.#lastCheckpointAt >= o.checkpointIntervalMs &&
+      synced > walBytes(1) && (written.length > 0 || this.#checkpointedThrough !== synced)
+    ) {
+      await this.#checkpoint("PASSIVE");
+    }
+  }
+
+  /** PASSIVE under a write barrier: nothing commits between the final copy and the checkpoint. */
+  async #checkpoint(mode: "PASSIVE") {
+    if (!this.#control.tryBeginBarrier()) {
+      this.#logger.debug("checkpoint skipped: writer busy", { db: this.path });
+      return null;
+    }
+    try {
+      await this.#syncToEnd();
+      this.#control.releaseReadLock();
+      try {
+        const result = this.#control.checkpoint(mode);
+        this.#lastCheckpointAt = this.#now();
+        const position = this.#position!;
+        this.#checkpointedThrough = position.walOffset + position.walSize;
+        this.#logger.debug("checkpoint", { db: this.path, mode, busy: result.busy, frames: result.logFrames });
+        return result;
+      } finally {
+        this.#control.acquireReadLock();
+      }
+    } finally {
+      this.#control.endBarrier();
+    }
+  }
+
+  /** TRUNCATE needs the write lock itself, so commits may slip in unseen: follow it with a snapshot. */
+  async #truncateCheckpoint(): Promise<void> {
+    await this.#syncToEnd();
+    this.#control.releaseReadLock();
+    try {
+      const result = this.#control.checkpoint("TRUNCATE");
+      this.#logger.warn("forced TRUNCATE checkpoint: WAL past the emergency size", {
+        db: basename(this.path),
+        busy: result.busy,
+      });
+    } finally {
+      this.#control.acquireReadLock();
+    }
+    this.#continuous = false;
+    this.#snapshotReason = "after truncate checkpoint";
+    await this.#syncToEnd();
+  }
+}
+
+function emptyHeader(pageSize: number, commit: number, minTxid: bigint, maxTxid: bigint, now: number): LtxHeader {
+  return {
+    flags: HEADER_FLAG_NO_CHECKSUM,
+    pageSize,
+    commit,
+    minTxid,
+    maxTxid,
+    timestamp: now,
+    preApplyChecksum: 0n,
+    walOffset: 0,
+    walSize: 0,
+    walSalt1: 0,
+    walSalt2: 0,
+    nodeId: 0n,
+  };
+}
+
+function* allPages(commit: number, pageSize: number): Generator<number> {
+  const lock = lockPgno(pageSize);
+  for (let p = 1; p <= commit; p++) if (p !== lock) yield p;
+}
+
+async function openIfExists(path: string): Promise<Deno.FsFile | null> {
+  try {
+    return await Deno.open(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

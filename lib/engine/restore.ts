@@ -1,0 +1,198 @@
+/**
+ * Rebuilds a database from a restore plan: applies the files in TXID order into `<out>.tmp` (newer pages
+ * overwrite older ones, as a merge would), checks that every page 1..commit arrived and every checksum
+ * holds, truncates to the final size, fsyncs and renames. Memory stays bounded: large files stream,
+ * small ones are fetched ahead, `parallelism` at a time.
+ */
+import { DatabaseSync } from "node:sqlite";
+import { LtxDecoder } from "../ltx/decoder.ts";
+import { lockPgno } from "../ltx/header.ts";
+import { formatTxid } from "../ltx/txid.ts";
+import type { LtxFileInfo, ReplicaStore } from "../storage/store.ts";
+import { concatBytes } from "../util/bytes.ts";
+import { CorruptionError, WalshipError } from "../util/errors.ts";
+import { removeIfExists, syncDir, writeAll } from "../util/fs.ts";
+import { dirname } from "node:path";
+import { openResumable } from "./resumable.ts";
+
+export type IntegrityCheck = "none" | "quick" | "full";
+
+export interface RestoreOptions {
+  /** Concurrent downloads. @default 8 */
+  parallelism?: number;
+  /** Files up to this size are fetched ahead into memory. @default 8 MiB */
+  prefetchMaxBytes?: number;
+  /** @default "none" */
+  integrityCheck?: IntegrityCheck;
+  signal?: AbortSignal;
+}
+
+export interface RestoreResult {
+  txid: bigint;
+  pageSize: number;
+  pageCount: number;
+  bytesRead: number;
+}
+
+const WRITE_CHUNK = 1 << 20;
+
+export async function restoreToFile(
+  store: Pick<ReplicaStore, "open" | "describe">,
+  plan: LtxFileInfo[],
+  outPath: string,
+  options: RestoreOptions = {},
+): Promise<RestoreResult> {
+  const { parallelism = 8, prefetchMaxBytes = 8 << 20, integrityCheck = "none", signal } = options;
+  for (const file of plan) {
+    if (file.sizeBytes < 100) throw new CorruptionError(`${describe(store, file)} is too small to be an LTX file`);
+  }
+  const tmp = `${outPath}.tmp`;
+  await removeIfExists(tmp);
+  const fetched = new Map<number, Promise<Uint8Array>>();
+  const prefetch = (upTo: number) => {
+    for (let i = 0; i < plan.length && i <= upTo; i++) {
+      const file = plan[i]!;
+      if (!fetched.has(i) && file.sizeBytes <= prefetchMaxBytes) {
+        const p = readAllBytes(openResumable(store, file, { signal }));
+        p.catch(() => {}); // observed when its turn comes
+        fetched.set(i, p);
+      }
+    }
+  };
+  let pageSize = 0;
+  let commit = 0;
+  let written: Uint8Array = new Uint8Array(0);
+  let bytesRead = 0;
+  try {
+    using out = await Deno.open(tmp, { write: true, createNew: true });
+    for (let i = 0; i < plan.length; i++) {
+      signal?.throwIfAborted();
+      prefetch(i + parallelism - 1);
+      const file = plan[i]!;
+      const bytes = fetched.get(i);
+      const stream = bytes ? bytesStream(await bytes) : openResumable(store, file, { signal });
+      fetched.delete(i);
+      const decoder = new LtxDecoder(stream, { name: describe(store, file) });
+      const header = await decoder.readHeader();
+      if (header.minTxid !== file.minTxid || header.maxTxid !== file.maxTxid) {
+        await decoder.cancel();
+        throw new CorruptionError(`${describe(store, file)} holds TXIDs ${formatTxid(header.minTxid)}-${formatTxid(header.maxTxid)}, not what its name says`);
+      }
+      if (i === 0) {
+        pageSize = header.pageSize;
+        written = new Uint8Array(Math.ceil((header.commit + 1) / 8));
+      } else if (header.pageSize !== pageSize) {
+        await decoder.cancel();
+        throw new CorruptionError(`${describe(store, file)} has page size ${header.pageSize}, expected ${pageSize}`);
+      }
+      commit = header.commit;
+      if (written.length * 8 <= commit) written = grow(written, commit);
+      bytesRead += await applyPages(decoder, out, pageSize, written);
+      await decoder.finish();
+    }
+    checkComplete(written, commit, pageSize, plan);
+    await out.truncate(commit * pageSize);
+    await out.syncData();
+  } catch (err) {
+    await removeIfExists(tmp);
+    throw err;
+  }
+  // Sidecars of an older database beside the new file would corrupt it on first open.
+  for (const suffix of ["-wal", "-shm", "-journal"]) await removeIfExists(outPath + suffix);
+  await Deno.rename(tmp, outPath);
+  await syncDir(dirname(outPath) || ".");
+  if (integrityCheck !== "none") await checkIntegrity(outPath, integrityCheck);
+  return { txid: plan.at(-1)!.maxTxid, pageSize, pageCount: commit, bytesRead };
+}
+
+/** Writes a file's pages at their offsets, coalescing runs of consecutive pages into large writes. */
+async function applyPages(decoder: LtxDecoder, out: Deno.FsFile, pageSize: number, written: Uint8Array) {
+  const run: Uint8Array[] = [];
+  let runStart = 0;
+  let runNext = 0;
+  let bytes = 0;
+  const flush = async () => {
+    if (run.length === 0) return;
+    await out.seek((runStart - 1) * pageSize, Deno.SeekMode.Start);
+    await writeAll(out, run.length === 1 ? run[0]! : concatBytes(run));
+    run.length = 0;
+  };
+  for (let page = await decoder.readPage(); page; page = await decoder.readPage()) {
+    if (page.pgno !== runNext || (run.length + 1) * pageSize > WRITE_CHUNK) {
+      await flush();
+      runStart = page.pgno;
+    }
+    run.push(page.data);
+    runNext = page.pgno + 1;
+    if (page.pgno < written.length * 8) written[page.pgno >> 3] |= 1 << (page.pgno & 7);
+    bytes += pageSize;
+  }
+  await flush();
+  return bytes;
+}
+
+function checkComplete(written: Uint8Array, commit: number, pageSize: number, plan: LtxFileInfo[]): void {
+  const lock = lockPgno(pageSize);
+  for (let p = 1; p <= commit; p++) {
+    if (p !== lock && !(written[p >> 3]! & (1 << (p & 7)))) {
+      throw new CorruptionError(
+        `Restore plan ${formatTxid(plan[0]!.minTxid)}-${formatTxid(plan.at(-1)!.maxTxid)} never wrote page ${p}`,
+        { hint: "the replica is incomplete; restore an earlier point in time" },
+      );
+    }
+  }
+}
+
+function grow(bits: Uint8Array, commit: number): Uint8Array {
+  const next = new Uint8Array(Math.ceil((commit + 1) / 8));
+  next.set(bits);
+  return next;
+}
+
+async function checkIntegrity(path: string, mode: "quick" | "full"): Promise<void> {
+  let result: string;
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const rows = db.prepare(mode === "quick" ? "PRAGMA quick_check" : "PRAGMA integrity_check").all();
+    result = rows.map((r) => String(Object.values(r as Record<string, unknown>)[0])).join("; ");
+  } finally {
+    db.close();
+  }
+  if (result !== "ok") {
+    for (const p of [path, `${path}-wal`, `${path}-shm`]) await removeIfExists(p);
+    throw new CorruptionError(`Restored database failed the ${mode} integrity check: ${result.slice(0, 200)}`);
+  }
+  for (const p of [`${path}-wal`, `${path}-shm`]) await removeIfExists(p);
+}
+
+function describe(store: Pick<ReplicaStore, "describe">, file: LtxFileInfo): string {
+  return `${store.describe()} L${file.level} ${formatTxid(file.minTxid)}-${formatTxid(file.maxTxid)}`;
+}
+
+async function readAllBytes(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(c) {
+      c.enqueue(bytes);
+      c.close();
+    },
+  });
+}
+
+/** Refuses to overwrite unless forced: a directory never, a non-empty file or SQLite sidecars only with `force`. The old file stays until the new one is complete. */
+export async function prepareOutputPath(path: string, force: boolean): Promise<void> {
+  const info = await Deno.stat(path).catch(() => null);
+  if (info?.isDirectory) throw new WalshipError(`Output path "${path}" is a directory`);
+  const sidecars = [];
+  for (const suffix of ["-wal", "-shm", "-journal"]) {
+    if (await Deno.stat(path + suffix).catch(() => null)) sidecars.push(path + suffix);
+  }
+  if (!force && ((info && info.size > 0) || sidecars.length > 0)) {
+    throw new WalshipError(`Output database "${path}" already exists`, {
+      hint: "choose another -o path, or pass -force to overwrite it",
+    });
+  }
+}

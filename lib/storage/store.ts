@@ -1,0 +1,66 @@
+/**
+ * The replica store contract. Adapters map these five calls onto a filesystem or an SDK and turn native
+ * errors into StorageError/NotFoundError; retries, limits and logging wrap a store from outside.
+ */
+
+/** Names one LTX file in a replica. */
+export interface LtxFileRef {
+  level: number;
+  minTxid: bigint;
+  maxTxid: bigint;
+}
+
+/** An LTX file as listed: `createdAt` is the LTX header timestamp (ms since the epoch) where the store keeps it. */
+export interface LtxFileInfo extends LtxFileRef {
+  sizeBytes: number;
+  createdAt: number;
+}
+
+/** Bytes to upload. `open()` is called again on each retry, so a failed attempt can be replayed. */
+export interface WriteBody {
+  sizeBytes: number;
+  open(): ReadableStream<Uint8Array>;
+}
+
+export interface ByteRange {
+  offset: number;
+  /** Bytes to read from `offset`; to the end when absent. */
+  length?: number;
+}
+
+export interface ReplicaStore {
+  /** Files of one level in TXID order (min, then max). An empty or missing level gives []. */
+  list(level: number, signal?: AbortSignal): Promise<LtxFileInfo[]>;
+  /** A stream of the file's bytes, or of a range of them. Throws NotFoundError when absent. */
+  open(file: LtxFileRef, range?: ByteRange, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
+  /** Stores a whole file atomically: a reader never sees part of it. `createdAt` is the LTX timestamp. */
+  write(file: LtxFileRef & { createdAt: number }, body: WriteBody, signal?: AbortSignal): Promise<LtxFileInfo>;
+  /** Removes files; ones already gone are not an error. */
+  remove(files: readonly LtxFileRef[], signal?: AbortSignal): Promise<void>;
+  /** A printable location, with every secret redacted. */
+  describe(): string;
+}
+
+/** The snapshot level: full database images with MinTXID 1. */
+export const SNAPSHOT_LEVEL = 9;
+
+/** Orders files by MinTXID, then MaxTXID. */
+export function compareLtxFiles(a: LtxFileRef, b: LtxFileRef): number {
+  if (a.minTxid !== b.minTxid) return a.minTxid < b.minTxid ? -1 : 1;
+  if (a.maxTxid !== b.maxTxid) return a.maxTxid < b.maxTxid ? -1 : 1;
+  return 0;
+}
+
+/** A byte stream over a whole in-memory buffer. */
+export function bytesBody(bytes: Uint8Array): WriteBody {
+  return {
+    sizeBytes: bytes.length,
+    open: () =>
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(bytes);
+          controller.close();
+        },
+      }),
+  };
+}
