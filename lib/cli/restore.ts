@@ -44,8 +44,8 @@ ${formatFlags(FLAGS)}`,
         hint: "pass the replica URL: walship restore -o OUT file:///path/to/replica",
       });
     }
-    const out = flags.o;
-    if (!out) throw new UsageError("restore from a URL needs -o PATH for the output database");
+    const out = flags.o ?? "";
+    if (!out && !flags["dry-run"]) throw new UsageError("restore from a URL needs -o PATH for the output database");
     const target = parseTarget(flags);
     const integrityCheck = (flags["integrity-check"] ?? "none") as IntegrityCheck;
     if (!["none", "quick", "full"].includes(integrityCheck)) {
