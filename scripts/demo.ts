@@ -21,7 +21,7 @@ function walship(args: string[], stdout: "inherit" | "null" = "inherit"): Deno.C
 }
 
 console.log(`demo directory: ${dir}`);
-const app = new DatabaseSync(dbPath);
+const app = new DatabaseSync(dbPath, { timeout: 5000 }); // apps beside a replicator need a busy timeout
 app.exec("PRAGMA journal_mode=wal; CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT, qty INTEGER, note BLOB)");
 
 console.log(`$ walship replicate ${dbPath} ${replicaUrl}`);

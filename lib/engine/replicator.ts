@@ -30,7 +30,7 @@ export class Replicator {
   #states: ReplicaState[];
   #o: Required<Omit<ReplicatorOptions, "logger">>;
   #logger: Logger;
-  #timer: number | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> | null = null;
   #stopping = false;
   #dbFailures = 0;
