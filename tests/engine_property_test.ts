@@ -73,6 +73,7 @@ async function runWorkload(pageSize: number, seed: number, steps: number): Promi
       clock += 1000;
       const { files } = await db.sync();
       await replica.sync();
+      await db.checkpointIfNeeded();
       if (files.length > 0) {
         recorded.push({ txid: db.txid, createdAt: files.at(-1)!.createdAt, digest: dumpDigest(dbPath).digest });
       }

@@ -131,12 +131,19 @@ export class Database {
     this.#snapshotReason = "replica ahead of local state";
   }
 
-  /** Copies every new committed transaction into L0 files, then checkpoints if the policy says so. */
+  /** Copies every new committed transaction into L0 files. */
   sync(): Promise<SyncResult> {
+    return this.#mutex.run(async () => ({ files: await this.#syncToEnd() }));
+  }
+
+  /**
+   * Checkpoints if the policy says so (PASSIVE by size or time, TRUNCATE past the emergency size).
+   * Separate from sync so the replicator can ship first: checkpoint I/O stays off the lag path.
+   */
+  checkpointIfNeeded(): Promise<void> {
     return this.#mutex.run(async () => {
-      const files = await this.#syncToEnd();
-      await this.#checkpointIfNeeded(files);
-      return { files };
+      if (this.#closed) return;
+      await this.#checkpointIfNeeded();
     });
   }
 
@@ -310,7 +317,7 @@ export class Database {
   }
 
   /** PASSIVE by size or time, TRUNCATE past the emergency size (ltx-wal-spec §2.6). */
-  async #checkpointIfNeeded(written: LtxFileInfo[]): Promise<void> {
+  async #checkpointIfNeeded(): Promise<void> {
     const position = this.#position;
     if (!position) return;
     const synced = position.walOffset + position.walSize;
@@ -325,7 +332,7 @@ export class Database {
       await this.#checkpoint("PASSIVE");
     } else if (
       o.checkpointIntervalMs > 0 && this.#now() - this.#lastCheckpointAt >= o.checkpointIntervalMs &&
-      synced > walBytes(1) && (written.length > 0 || this.#checkpointedThrough !== synced)
+      synced > walBytes(1)
     ) {
       await this.#checkpoint("PASSIVE");
     }

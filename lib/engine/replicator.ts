@@ -56,12 +56,16 @@ export class Replicator {
   /** Reads replica positions (a replica ahead of the database forces a snapshot above it), then runs. */
   async start(): Promise<void> {
     await this.#readPositions();
+    // Ticks keep a fixed cadence, so the time a cycle takes does not stretch the interval.
+    const period = this.#o.monitorIntervalMs;
+    let due = Date.now();
     const tick = async () => {
       if (this.#stopping) return;
       this.#running = this.#cycle();
       await this.#running;
       this.#running = null;
-      if (!this.#stopping) this.#timer = setTimeout(tick, this.#o.monitorIntervalMs);
+      due = Math.max(due + period, Date.now());
+      if (!this.#stopping) this.#timer = setTimeout(tick, due - Date.now());
     };
     await tick();
   }
@@ -72,6 +76,7 @@ export class Replicator {
     await this.db.sync();
     for (const state of this.#states) await state.replica.sync();
     await this.#pruneLocal();
+    await this.db.checkpointIfNeeded();
   }
 
   /** Stops the loop, copies and ships what is left (retrying until the shutdown timeout), closes the database. */
@@ -152,6 +157,7 @@ export class Replicator {
       }
     }
     await this.#pruneLocal().catch((err) => this.#logger.warn("local cleanup failed", { error: errorMessage(err) }));
+    await this.db.checkpointIfNeeded().catch((err) => this.#logger.warn("checkpoint failed", { error: errorMessage(err) }));
   }
 
   #fail(state: ReplicaState, err: unknown): void {

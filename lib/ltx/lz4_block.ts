@@ -1,10 +1,11 @@
 /**
  * LZ4 block format (spec §3.3, pitfalls 2 and 19). The compressor reproduces pierrec/lz4 v4's fast
  * `CompressBlock` byte for byte (same 6-byte hash, 64 KiB window and skip heuristic), so re-encoding
- * pages written by ltx gives the same bytes. The decompressor accepts any valid block.
+ * pages written by ltx gives the same bytes. The decompressors accept any valid block.
  */
 
 import { CorruptionError } from "../util/errors.ts";
+import { KERNEL_DST_CAPACITY, KERNEL_SRC_CAPACITY, kernelDecompress, kernelOutput } from "./_kernels.ts";
 
 const MIN_MATCH = 4;
 const WINDOW_SIZE = 0x10000;
@@ -175,10 +176,26 @@ function corrupt(detail: string): CorruptionError {
 }
 
 /**
- * Decompresses one LZ4 block into `dst` and returns the number of bytes written.
+ * Decompresses one LZ4 block into `dst` and returns the number of bytes written. Blocks that fit the
+ * WebAssembly kernel (outputs up to 64 KiB) are decoded there; the JS decoder handles the rest and
+ * explains what is wrong with a block the kernel rejects.
  * @throws CorruptionError when the block is malformed or does not fit in `dst`.
  */
 export function decompressBlockInto(src: Uint8Array, dst: Uint8Array): number {
+  if (dst.length <= KERNEL_DST_CAPACITY && src.length <= KERNEL_SRC_CAPACITY) {
+    const n = kernelDecompress(src, dst.length);
+    if (n >= 0) {
+      dst.set(kernelOutput(n));
+      return n;
+    }
+    decompressBlockJs(src, new Uint8Array(dst.length));
+    throw corrupt("malformed block");
+  }
+  return decompressBlockJs(src, dst);
+}
+
+/** The JS decoder; the same checks as the kernel, with precise messages. */
+export function decompressBlockJs(src: Uint8Array, dst: Uint8Array): number {
   const srcEnd = src.length;
   const dstEnd = dst.length;
   if (srcEnd === 0) return 0;
@@ -220,13 +237,20 @@ export function decompressBlockInto(src: Uint8Array, dst: Uint8Array): number {
       }
     }
     if (matchLength > dstEnd - di) throw corrupt("output is larger than expected");
+    const end = di + matchLength;
     let from = di - offset;
-    if (offset >= matchLength && matchLength > 32) {
-      dst.copyWithin(di, from, from + matchLength);
-      di += matchLength;
-    } else {
-      const end = di + matchLength;
+    if (matchLength <= 32) {
       while (di < end) dst[di++] = dst[from++]!;
+    } else {
+      // Overlapping copies repeat the last `offset` bytes: copy whole periods, doubling each time.
+      let span = offset;
+      while (di + span < end) {
+        dst.copyWithin(di, from, from + span);
+        di += span;
+        span += span;
+      }
+      dst.copyWithin(di, from, from + (end - di));
+      di = end;
     }
     if (si >= srcEnd) throw corrupt("block ends with a match instead of literals");
   }

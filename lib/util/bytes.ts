@@ -30,14 +30,22 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Reads exactly `length` bytes at `offset` of an open file; returns fewer only at end of file. */
-export async function readAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
+/**
+ * Reads `length` bytes at `offset` of an open file; returns fewer only at end of file. Reads are
+ * synchronous on purpose: page-sized reads hit the page cache in microseconds, while each async file
+ * op costs a thread-pool round trip, which dominated WAL copying (thousands of pages per sync).
+ */
+export function readAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
+  return Promise.resolve(readAtSync(file, offset, length));
+}
+
+export function readAtSync(file: Deno.FsFile, offset: number, length: number): Uint8Array {
   const buf = new Uint8Array(length);
-  await file.seek(offset, Deno.SeekMode.Start);
+  file.seekSync(offset, Deno.SeekMode.Start);
   let got = 0;
   while (got < length) {
-    const n = await file.read(buf.subarray(got));
-    if (n === null) break;
+    const n = file.readSync(buf.subarray(got));
+    if (n === null || n === 0) break;
     got += n;
   }
   return got === length ? buf : buf.subarray(0, got);

@@ -1,0 +1,27 @@
+/**
+ * `deno task bench [core|restore|all]`: runs the benchmarks and prints one table of figures, with ratios
+ * against the peer measured in the same run. Writes the table to bench-results.md with machine facts.
+ */
+import { benchLag, benchRestore, type Figure } from "./core.ts";
+
+const which = Deno.args[0] ?? "all";
+const rows = Number(Deno.env.get("BENCH_ROWS") ?? 200_000);
+const restoreMiB = Number(Deno.env.get("BENCH_RESTORE_MIB") ?? 1024);
+const figures: Figure[] = [];
+if (which === "all" || which === "core") figures.push(...await benchLag(rows, 200));
+if (which === "all" || which === "restore") figures.push(...await benchRestore(restoreMiB));
+
+const lines = [
+  "| figure | walship | peer | ratio | target |",
+  "| --- | --- | --- | --- | --- |",
+  ...figures.map((f) => {
+    const peer = f.peer ? `${f.peer.name} ${f.peer.value.toFixed(0)} ${f.unit}` : "";
+    const ratio = f.peer ? (f.value / f.peer.value).toFixed(2) + "×" : "";
+    return `| ${f.name} | ${f.value.toFixed(f.unit === "ratio" ? 3 : 0)} ${f.unit} | ${peer} | ${ratio} | ${f.target ?? ""} |`;
+  }),
+];
+const machine = `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
+  `${new Date().toISOString()}`;
+const table = `${lines.join("\n")}\n\nMachine: ${machine}\n`;
+console.log(table);
+await Deno.writeTextFile("bench-results.md", `# walship benchmark results\n\n${table}`);
