@@ -14,7 +14,16 @@ const restoredPath = join(dir, "restored.db");
 
 function walship(args: string[], stdout: "inherit" | "null" = "inherit"): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-read", "--allow-write", "--allow-env", "--allow-sys=hostname,osRelease", join(root, "main.ts"), ...args],
+    args: [
+      "run",
+      "--quiet",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys=hostname,osRelease",
+      join(root, "main.ts"),
+      ...args,
+    ],
     stdout,
     stderr: "inherit",
   }).spawn();
@@ -22,7 +31,9 @@ function walship(args: string[], stdout: "inherit" | "null" = "inherit"): Deno.C
 
 console.log(`demo directory: ${dir}`);
 const app = new DatabaseSync(dbPath, { timeout: 5000 }); // apps beside a replicator need a busy timeout
-app.exec("PRAGMA journal_mode=wal; CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT, qty INTEGER, note BLOB)");
+app.exec(
+  "PRAGMA journal_mode=wal; CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT, qty INTEGER, note BLOB)",
+);
 
 console.log(`$ walship replicate ${dbPath} ${replicaUrl}`);
 const replicator = walship(["replicate", dbPath, replicaUrl]);
@@ -44,7 +55,8 @@ replicator.kill("SIGTERM");
 const stopped = await replicator.status;
 
 console.log(`$ walship restore -o ${restoredPath} ${replicaUrl}`);
-const restore = await walship(["restore", "-integrity-check", "quick", "-o", restoredPath, replicaUrl]).status;
+const restore = await walship(["restore", "-integrity-check", "quick", "-o", restoredPath, replicaUrl])
+  .status;
 
 const source = dumpDigest(dbPath);
 const restored = restore.success ? dumpDigest(restoredPath) : null;

@@ -6,7 +6,9 @@ import { runWalship } from "./helpers/cli.ts";
 
 function assertOneLineError(stderr: string, pattern: RegExp): void {
   // Log lines (timestamped) may precede it; the failure itself is exactly one "error:" line.
-  const lines = stderr.trim().split("\n").filter((l) => !/^\d{4}-\d\d-\d\dT/.test(l) && !l.startsWith("hint:"));
+  const lines = stderr.trim().split("\n").filter((l) =>
+    !/^\d{4}-\d\d-\d\dT/.test(l) && !l.startsWith("hint:")
+  );
   assert.equal(lines.length, 1, `expected one error line, got:\n${stderr}`);
   assert.match(lines[0]!, /^error: /);
   assert.match(lines[0]!, pattern);

@@ -41,7 +41,11 @@ async function runWorkload(pageSize: number, seed: number, steps: number): Promi
   app.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB, n INTEGER); CREATE INDEX t_n ON t(n)");
   const checkpointer = new DatabaseSync(dbPath, { timeout: 50 });
   let clock = Date.UTC(2026, 0, 1);
-  const db = await Database.open(dbPath, { minCheckpointPageCount: 64, checkpointIntervalMs: 0, now: () => clock });
+  const db = await Database.open(dbPath, {
+    minCheckpointPageCount: 64,
+    checkpointIntervalMs: 0,
+    now: () => clock,
+  });
   const store = new FileStore(join(dir, "replica"));
   const replica = new Replica(db, store, { now: () => clock });
   const random = rng(seed);
@@ -55,9 +59,15 @@ async function runWorkload(pageSize: number, seed: number, steps: number): Promi
         app.exec("BEGIN");
         if (op < 0.45) {
           const rows = 1 + Math.floor(random() * 20);
-          for (let r = 0; r < rows; r++) insert.run(Math.floor(random() * (random() < 0.1 ? pageSize * 3 : 200)), step);
+          for (let r = 0; r < rows; r++) {
+            insert.run(Math.floor(random() * (random() < 0.1 ? pageSize * 3 : 200)), step);
+          }
         } else if (op < 0.65) {
-          app.exec(`UPDATE t SET n = n + 1, v = randomblob(${Math.floor(random() * 300)}) WHERE id % 5 = ${step % 5}`);
+          app.exec(
+            `UPDATE t SET n = n + 1, v = randomblob(${Math.floor(random() * 300)}) WHERE id % 5 = ${
+              step % 5
+            }`,
+          );
         } else if (op < 0.85) {
           app.exec(`DELETE FROM t WHERE id % 3 = ${step % 3}`);
         } else {
@@ -75,7 +85,11 @@ async function runWorkload(pageSize: number, seed: number, steps: number): Promi
       await replica.sync();
       await db.checkpointIfNeeded();
       if (files.length > 0) {
-        recorded.push({ txid: db.txid, createdAt: files.at(-1)!.createdAt, digest: dumpDigest(dbPath).digest });
+        recorded.push({
+          txid: db.txid,
+          createdAt: files.at(-1)!.createdAt,
+          digest: dumpDigest(dbPath).digest,
+        });
       }
     }
   } finally {
@@ -92,7 +106,11 @@ async function runWorkload(pageSize: number, seed: number, steps: number): Promi
   for (let i = 0; i < 8; i++) {
     const r = recorded[Math.floor(pick() * recorded.length)]!;
     checks.push({ label: `txid ${r.txid}`, target: { txid: r.txid }, expect: r.digest });
-    checks.push({ label: `time after txid ${r.txid}`, target: { timestamp: r.createdAt + 1 }, expect: r.digest });
+    checks.push({
+      label: `time after txid ${r.txid}`,
+      target: { timestamp: r.createdAt + 1 },
+      expect: r.digest,
+    });
   }
   for (const [i, check] of checks.entries()) {
     const out = join(dir, `restored-${i}.db`);
@@ -100,7 +118,11 @@ async function runWorkload(pageSize: number, seed: number, steps: number): Promi
     await restoreToFile(store, plan, out, { integrityCheck: "full" });
     const got = dumpDigest(out);
     assert.equal(got.integrity, "ok", `${check.label}: integrity`);
-    assert.equal(got.digest, check.expect, `page size ${pageSize}, seed ${seed}, ${check.label}: content differs`);
+    assert.equal(
+      got.digest,
+      check.expect,
+      `page size ${pageSize}, seed ${seed}, ${check.label}: content differs`,
+    );
   }
   await Deno.remove(dir, { recursive: true });
 }

@@ -20,7 +20,9 @@ Deno.test("a database past the 1 GiB lock page replicates and restores byte for 
   try {
     const dbPath = join(dir, "big.db");
     const db = new DatabaseSync(dbPath);
-    db.exec("PRAGMA page_size = 65536; PRAGMA journal_mode = wal; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+    db.exec(
+      "PRAGMA page_size = 65536; PRAGMA journal_mode = wal; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)",
+    );
     const insert = db.prepare("INSERT INTO t(v) VALUES (?)");
     // ~1.06 GiB of mostly compressible pages, with random rows on both sides of the lock page.
     for (let i = 0; i < 17; i++) {

@@ -18,13 +18,17 @@ class App {
   #insert;
   constructor(path: string) {
     this.db = new DatabaseSync(path, { timeout: 5000 });
-    this.db.exec("PRAGMA journal_mode=wal; CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, txn INTEGER, v BLOB)");
+    this.db.exec(
+      "PRAGMA journal_mode=wal; CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, txn INTEGER, v BLOB)",
+    );
     this.#insert = this.db.prepare("INSERT INTO t(id, txn, v) VALUES (?, ?, ?)");
   }
   commit(): void {
     const n = this.committed + 1;
     this.db.exec("BEGIN");
-    for (let r = 0; r < ROWS_PER_TXN; r++) this.#insert.run((n - 1) * ROWS_PER_TXN + r + 1, n, rowBytes(n, r));
+    for (let r = 0; r < ROWS_PER_TXN; r++) {
+      this.#insert.run((n - 1) * ROWS_PER_TXN + r + 1, n, rowBytes(n, r));
+    }
     this.db.exec("COMMIT");
     this.committed = n;
     this.commitTimes[n] = Date.now();
@@ -47,7 +51,10 @@ function rowBytes(txn: number, row: number): Uint8Array {
 function committedPrefix(path: string): number {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
-    assert.equal((db.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check, "ok");
+    assert.equal(
+      (db.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check,
+      "ok",
+    );
     let expectedId = 1;
     let last = 0;
     for (const row of db.prepare("SELECT id, txn, v FROM t ORDER BY id").iterate()) {
@@ -145,7 +152,10 @@ Deno.test("restore -timestamp gives a state the app really had at that time", as
       await sleep(400);
       marks.push(Date.now());
     }
-    await waitFor("final files", async () => (await Deno.stat(join(dir, "replica/ltx/0")).catch(() => null)) !== null);
+    await waitFor(
+      "final files",
+      async () => (await Deno.stat(join(dir, "replica/ltx/0")).catch(() => null)) !== null,
+    );
     assert.equal((await walship.stop()).code, 0);
   } finally {
     walship.kill("SIGKILL");
@@ -158,7 +168,10 @@ Deno.test("restore -timestamp gives a state the app really had at that time", as
     assert.ok(app.commitTimes[n]! < mark, `restored txn ${n} was committed after the timestamp`);
     // Everything committed 400 ms before the mark had been shipped (sync interval 100 ms).
     const expectedAtLeast = app.commitTimes.findLastIndex((t) => t !== undefined && t < mark - 350);
-    assert.ok(n >= expectedAtLeast, `at mark ${i}: restored ${n}, but ${expectedAtLeast} were committed well before`);
+    assert.ok(
+      n >= expectedAtLeast,
+      `at mark ${i}: restored ${n}, but ${expectedAtLeast} were committed well before`,
+    );
   }
   app.db.close();
 });

@@ -15,7 +15,9 @@ export interface FlagSpec {
 export type FlagSpecs = Record<string, FlagSpec>;
 
 export type FlagValues<S extends FlagSpecs> = {
-  [K in keyof S]?: S[K]["type"] extends "boolean" ? boolean : S[K]["type"] extends "integer" ? number : string;
+  [K in keyof S]?: S[K]["type"] extends "boolean" ? boolean
+    : S[K]["type"] extends "integer" ? number
+    : string;
 };
 
 export interface ParsedArgs<S extends FlagSpecs> {
@@ -56,7 +58,9 @@ export function parseFlags<S extends FlagSpecs>(command: string, specs: S, args:
     }
     const spec = specs[name];
     if (!spec) {
-      throw new UsageError(`Unknown flag "-${name}" for "${command}"`, { hint: `see: walship help ${command}` });
+      throw new UsageError(`Unknown flag "-${name}" for "${command}"`, {
+        hint: `see: walship help ${command}`,
+      });
     }
     if (spec.type === "boolean") {
       if (inline === undefined) flags[name] = true;
@@ -71,7 +75,9 @@ export function parseFlags<S extends FlagSpecs>(command: string, specs: S, args:
       value = args[++i]!;
     }
     if (spec.type === "integer") {
-      if (!/^-?\d+$/.test(value)) throw new UsageError(`Flag "-${name}" takes a whole number, not "${value}"`);
+      if (!/^-?\d+$/.test(value)) {
+        throw new UsageError(`Flag "-${name}" takes a whole number, not "${value}"`);
+      }
       flags[name] = Number(value);
     } else {
       flags[name] = value;

@@ -21,7 +21,10 @@ Deno.test("parseFlags() reads booleans as -flag and -flag=false", () => {
 });
 
 Deno.test("parseFlags() rejects a flag after the positional arguments", () => {
-  assert.throws(() => parseFlags("restore", SPECS, ["file:///r", "-o", "x"]), /must come before the arguments/);
+  assert.throws(
+    () => parseFlags("restore", SPECS, ["file:///r", "-o", "x"]),
+    /must come before the arguments/,
+  );
 });
 
 Deno.test("parseFlags() rejects unknown flags, missing values and bad integers", () => {

@@ -24,7 +24,9 @@ ${formatFlags(FLAGS)}`,
     const { flags, positionals, help } = parseFlags("ltx", FLAGS, args);
     if (help) return print(this.usage), 0;
     if (positionals.length !== 1 || !isReplicaUrl(positionals[0]!)) {
-      throw new UsageError("ltx needs one REPLICA_URL", { hint: "walship ltx -level all file:///path/to/replica" });
+      throw new UsageError("ltx needs one REPLICA_URL", {
+        hint: "walship ltx -level all file:///path/to/replica",
+      });
     }
     const levelText = flags.level ?? "0";
     if (levelText !== "all" && !/^[0-9]$/.test(levelText)) {

@@ -10,13 +10,21 @@ import { parseDuration } from "../util/duration.ts";
 import { Logger } from "../util/log.ts";
 import { type Command, print } from "./command.ts";
 import { formatFlags, parseFlags } from "./flags.ts";
-import { loggerFromFlags, LOG_FLAGS, onShutdownSignal } from "./common.ts";
+import { LOG_FLAGS, loggerFromFlags, onShutdownSignal } from "./common.ts";
 
 const FLAGS = {
   once: { type: "boolean", description: "sync once to every replica, then exit" },
   "force-snapshot": { type: "boolean", description: "with -once: write a full snapshot first" },
-  "sync-interval": { type: "string", valueName: "DURATION", description: "how often to ship to replicas (1s)" },
-  "monitor-interval": { type: "string", valueName: "DURATION", description: "how often to read the WAL (1s)" },
+  "sync-interval": {
+    type: "string",
+    valueName: "DURATION",
+    description: "how often to ship to replicas (1s)",
+  },
+  "monitor-interval": {
+    type: "string",
+    valueName: "DURATION",
+    description: "how often to read the WAL (1s)",
+  },
   ...LOG_FLAGS,
 } as const;
 
@@ -35,7 +43,9 @@ ${formatFlags(FLAGS)}`,
     if (help) return print(this.usage), 0;
     if (positionals.length < 2) {
       throw new UsageError(
-        positionals.length === 0 ? "replicate needs DB_PATH and REPLICA_URL" : `Must specify at least one replica URL for "${positionals[0]}"`,
+        positionals.length === 0
+          ? "replicate needs DB_PATH and REPLICA_URL"
+          : `Must specify at least one replica URL for "${positionals[0]}"`,
         { hint: "walship replicate /path/to/app.db file:///path/to/replica" },
       );
     }
@@ -43,7 +53,9 @@ ${formatFlags(FLAGS)}`,
     const logger: Logger = loggerFromFlags(flags);
     const [dbPath, ...urls] = positionals as [string, ...string[]];
     const stores = urls.map((u) => openReplicaStore(parseReplicaUrl(u)));
-    const syncIntervalMs = flags["sync-interval"] ? parseDuration(flags["sync-interval"], "-sync-interval") : 1000;
+    const syncIntervalMs = flags["sync-interval"]
+      ? parseDuration(flags["sync-interval"], "-sync-interval")
+      : 1000;
     const monitorIntervalMs = flags["monitor-interval"]
       ? parseDuration(flags["monitor-interval"], "-monitor-interval")
       : Math.min(1000, syncIntervalMs);
@@ -65,7 +77,9 @@ ${formatFlags(FLAGS)}`,
     const { signal, stopped } = onShutdownSignal(logger);
     await stopped;
     const clean = await replicator.stop(signal);
-    logger.info(clean ? "stopped after final sync" : "stopped; some files were not shipped", { txid: formatTxid(db.txid) });
+    logger.info(clean ? "stopped after final sync" : "stopped; some files were not shipped", {
+      txid: formatTxid(db.txid),
+    });
     return clean ? 0 : 1;
   },
 };

@@ -1,5 +1,5 @@
 /** `walship restore -o OUT URL`: rebuild a database from a replica, latest or at a point in time. */
-import { parseReplicaUrl, isReplicaUrl } from "../config/replica_url.ts";
+import { isReplicaUrl, parseReplicaUrl } from "../config/replica_url.ts";
 import { type IntegrityCheck, prepareOutputPath, restoreToFile } from "../engine/restore.ts";
 import { NoBackupError, planRestore, type RestoreTarget } from "../engine/restore_plan.ts";
 import { formatTxid, parseTxid } from "../ltx/txid.ts";
@@ -7,13 +7,17 @@ import { openReplicaStore } from "../storage/open.ts";
 import { UsageError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
 import { type Command, print } from "./command.ts";
-import { loggerFromFlags, LOG_FLAGS } from "./common.ts";
+import { LOG_FLAGS, loggerFromFlags } from "./common.ts";
 import { formatFlags, parseFlags } from "./flags.ts";
 
 const FLAGS = {
   o: { type: "string", valueName: "PATH", description: "output database path (required with a URL)" },
   txid: { type: "string", valueName: "TXID", description: "restore up to this TXID (16 hex digits)" },
-  timestamp: { type: "string", valueName: "TIME", description: "restore the state before this RFC 3339 time" },
+  timestamp: {
+    type: "string",
+    valueName: "TIME",
+    description: "restore the state before this RFC 3339 time",
+  },
   "if-db-not-exists": { type: "boolean", description: "do nothing if the output database exists" },
   "if-replica-exists": { type: "boolean", description: "exit 0 when the replica has no backup" },
   parallelism: { type: "integer", valueName: "N", description: "concurrent downloads (8)" },
@@ -37,15 +41,24 @@ ${formatFlags(FLAGS)}`,
   async run(args) {
     const { flags, positionals, help } = parseFlags("restore", FLAGS, args);
     if (help) return print(this.usage), 0;
-    if (positionals.length !== 1) throw new UsageError("restore needs exactly one REPLICA_URL", { hint: "walship restore -o app.db file:///path/to/replica" });
-    const source = positionals[0]!;
-    if (!isReplicaUrl(source)) {
-      throw new UsageError(`Restoring by database path ("${source}") needs a config file, not supported yet`, {
-        hint: "pass the replica URL: walship restore -o OUT file:///path/to/replica",
+    if (positionals.length !== 1) {
+      throw new UsageError("restore needs exactly one REPLICA_URL", {
+        hint: "walship restore -o app.db file:///path/to/replica",
       });
     }
+    const source = positionals[0]!;
+    if (!isReplicaUrl(source)) {
+      throw new UsageError(
+        `Restoring by database path ("${source}") needs a config file, not supported yet`,
+        {
+          hint: "pass the replica URL: walship restore -o OUT file:///path/to/replica",
+        },
+      );
+    }
     const out = flags.o ?? "";
-    if (!out && !flags["dry-run"]) throw new UsageError("restore from a URL needs -o PATH for the output database");
+    if (!out && !flags["dry-run"]) {
+      throw new UsageError("restore from a URL needs -o PATH for the output database");
+    }
     const target = parseTarget(flags);
     const integrityCheck = (flags["integrity-check"] ?? "none") as IntegrityCheck;
     if (!["none", "quick", "full"].includes(integrityCheck)) {
@@ -77,8 +90,11 @@ ${formatFlags(FLAGS)}`,
         size: f.sizeBytes,
         created: new Date(f.createdAt).toISOString(),
       }));
-      if (flags.json) print(JSON.stringify({ replica: store.describe(), txid: formatTxid(plan.at(-1)!.maxTxid), files: rows }));
-      else {
+      if (flags.json) {
+        print(
+          JSON.stringify({ replica: store.describe(), txid: formatTxid(plan.at(-1)!.maxTxid), files: rows }),
+        );
+      } else {
         print(`restore plan: ${plan.length} file(s) to TXID ${formatTxid(plan.at(-1)!.maxTxid)}`);
         for (const r of rows) print(`L${r.level}\t${r.min_txid}-${r.max_txid}\t${r.size}\t${r.created}`);
       }
@@ -98,7 +114,12 @@ ${formatFlags(FLAGS)}`,
         integrity_check: integrityCheck,
       }));
     } else {
-      logger.info("restored", { path: out, txid: formatTxid(result.txid), files: plan.length, ms: durationMs });
+      logger.info("restored", {
+        path: out,
+        txid: formatTxid(result.txid),
+        files: plan.length,
+        ms: durationMs,
+      });
     }
     return 0;
   },
@@ -117,8 +138,12 @@ function parseTarget(flags: { txid?: string; timestamp?: string }): RestoreTarge
   }
   if (flags.timestamp !== undefined) {
     const ms = Date.parse(flags.timestamp);
-    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(flags.timestamp) || Number.isNaN(ms)) {
-      throw new UsageError(`Invalid -timestamp "${flags.timestamp}": expected RFC 3339, e.g. 2026-01-02T15:04:05Z`);
+    if (
+      !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(flags.timestamp) || Number.isNaN(ms)
+    ) {
+      throw new UsageError(
+        `Invalid -timestamp "${flags.timestamp}": expected RFC 3339, e.g. 2026-01-02T15:04:05Z`,
+      );
     }
     return { timestamp: ms };
   }

@@ -14,7 +14,9 @@ export function isReplicaUrl(text: string): boolean {
 export function parseReplicaUrl(text: string): ReplicaSpec {
   const m = SCHEME.exec(text);
   if (!m) {
-    throw new UsageError(`Replica URL "${text}" has no scheme`, { hint: "write it as file:///path/to/replica" });
+    throw new UsageError(`Replica URL "${text}" has no scheme`, {
+      hint: "write it as file:///path/to/replica",
+    });
   }
   const scheme = m[1]!.toLowerCase();
   const rest = text.slice(m[0].length);
@@ -22,7 +24,9 @@ export function parseReplicaUrl(text: string): ReplicaSpec {
     case "file": {
       const path = decodeURIComponent(rest.replace(/[?#].*$/, ""));
       if (path === "" || path === "/") {
-        throw new UsageError(`Replica URL "${text}" needs a directory path`, { hint: "e.g. file:///var/backups/app" });
+        throw new UsageError(`Replica URL "${text}" needs a directory path`, {
+          hint: "e.g. file:///var/backups/app",
+        });
       }
       return { type: "file", path: resolve(path) };
     }

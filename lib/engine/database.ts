@@ -92,18 +92,25 @@ export class Database {
       dbFile = await Deno.open(path, { read: true });
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
-        throw new WalshipError(`Database "${path}" does not exist`, { hint: "check the path, or create it first" });
+        throw new WalshipError(`Database "${path}" does not exist`, {
+          hint: "check the path, or create it first",
+        });
       }
       throw new WalshipError(`Cannot open database "${path}": ${(err as Error).message}`, { cause: err });
     }
     let control: WalControl | undefined;
     try {
-      if ((await dbFile.stat()).isDirectory) throw new WalshipError(`"${path}" is a directory, not a database`);
+      if ((await dbFile.stat()).isDirectory) {
+        throw new WalshipError(`"${path}" is a directory, not a database`);
+      }
       const head = await readAt(dbFile, 0, 100);
       if (head.length > 0 && !isSqliteHeader(head)) {
         throw new WalshipError(`"${path}" is not a SQLite database`);
       }
-      control = WalControl.open(path, { busyTimeoutMs: options.busyTimeoutMs, logger: options.logger ?? silentLogger });
+      control = WalControl.open(path, {
+        busyTimeoutMs: options.busyTimeoutMs,
+        logger: options.logger ?? silentLogger,
+      });
       const db = new Database(path, dbFile, control, options);
       await db.local.removeLeftovers();
       await db.#loadPosition();
@@ -157,7 +164,8 @@ export class Database {
       try {
         const header = wal ? await readWalHeader(wal) : null;
         const end = position.walOffset + position.walSize;
-        const sameGeneration = header && header.salt1 === position.walSalt1 && header.salt2 === position.walSalt2;
+        const sameGeneration = header && header.salt1 === position.walSalt1 &&
+          header.salt2 === position.walSalt2;
         // Frames up to the position's end of this generation; older generations are in the database file.
         const map = sameGeneration && wal && end > 32
           ? await readPageMap(wal, header, { offset: 32, maxBytes: end - 32 })
@@ -165,24 +173,29 @@ export class Database {
         const snapshotHeader: LtxHeader = {
           ...emptyHeader(this.#pageSize, position.commit, 1n, position.maxTxid, this.#now()),
         };
-        return await this.#writeFile(SNAPSHOT_LEVEL, snapshotHeader, allPages(position.commit, this.#pageSize), (pgno) =>
-          new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize).read(pgno));
+        return await this.#writeFile(
+          SNAPSHOT_LEVEL,
+          snapshotHeader,
+          allPages(position.commit, this.#pageSize),
+          (pgno) => new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize).read(pgno),
+        );
       } finally {
         wal?.close();
       }
     });
   }
 
-  /** Final sync, then releases the read lock and closes SQLite before the database descriptor. */
+  /** Releases the read lock and closes SQLite, then the database descriptor (in that order: see open). */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.#mutex.run(async () => {
+    await this.#mutex.run(() => {
       this.#closed = true;
       try {
         this.#control.close();
       } finally {
         this.#dbFile.close();
       }
+      return Promise.resolve();
     });
   }
 
@@ -268,7 +281,9 @@ export class Database {
     // Growth fill: pages the database grew by but no frame carried still belong in the file, so that a
     // compaction of a snapshot with it stays contiguous.
     const lock = lockPgno(this.#pageSize);
-    for (let p = position.commit + 1; p <= map.commit; p++) if (p !== lock && !map.pages.has(p)) pgnos.push(p);
+    for (let p = position.commit + 1; p <= map.commit; p++) {
+      if (p !== lock && !map.pages.has(p)) pgnos.push(p);
+    }
     pgnos.sort((a, b) => a - b);
     const txid = this.#nextTxid();
     const ltxHeader: LtxHeader = {
@@ -296,7 +311,13 @@ export class Database {
       for (const pgno of pgnos) await encoder.encodePage(pgno, await read(pgno));
       await encoder.finish();
     });
-    return { level, minTxid: header.minTxid, maxTxid: header.maxTxid, sizeBytes: size, createdAt: header.timestamp };
+    return {
+      level,
+      minTxid: header.minTxid,
+      maxTxid: header.maxTxid,
+      sizeBytes: size,
+      createdAt: header.timestamp,
+    };
   }
 
   async #advance(header: LtxHeader, wal: Deno.FsFile | null, endOffset: number): Promise<void> {
@@ -352,7 +373,12 @@ export class Database {
         this.#lastCheckpointAt = this.#now();
         const position = this.#position!;
         this.#checkpointedThrough = position.walOffset + position.walSize;
-        this.#logger.debug("checkpoint", { db: this.path, mode, busy: result.busy, frames: result.logFrames });
+        this.#logger.debug("checkpoint", {
+          db: this.path,
+          mode,
+          busy: result.busy,
+          frames: result.logFrames,
+        });
         return result;
       } finally {
         this.#control.acquireReadLock();
@@ -381,7 +407,13 @@ export class Database {
   }
 }
 
-function emptyHeader(pageSize: number, commit: number, minTxid: bigint, maxTxid: bigint, now: number): LtxHeader {
+function emptyHeader(
+  pageSize: number,
+  commit: number,
+  minTxid: bigint,
+  maxTxid: bigint,
+  now: number,
+): LtxHeader {
   return {
     flags: HEADER_FLAG_NO_CHECKSUM,
     pageSize,

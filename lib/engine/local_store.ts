@@ -6,7 +6,7 @@
 import { LtxDecoder } from "../ltx/decoder.ts";
 import type { LtxHeader } from "../ltx/header.ts";
 import { FileStore } from "../storage/file.ts";
-import { dirname, basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { BufferedFileWriter, removeIfExists, syncDir, tempPathFor } from "../util/fs.ts";
 
 /** Default state directory for a database path. */

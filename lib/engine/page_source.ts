@@ -10,7 +10,12 @@ export class PageSource {
   #wal: Deno.FsFile | null;
   #frames: Map<number, number> | undefined;
   #pageSize: number;
-  constructor(db: Deno.FsFile, wal: Deno.FsFile | null, frames: Map<number, number> | undefined, pageSize: number) {
+  constructor(
+    db: Deno.FsFile,
+    wal: Deno.FsFile | null,
+    frames: Map<number, number> | undefined,
+    pageSize: number,
+  ) {
     this.#db = db;
     this.#wal = wal;
     this.#frames = frames;
@@ -19,7 +24,9 @@ export class PageSource {
 
   async read(pgno: number): Promise<Uint8Array> {
     const frameOffset = this.#frames?.get(pgno);
-    if (frameOffset !== undefined && this.#wal) return await readFramePage(this.#wal, frameOffset, this.#pageSize);
+    if (frameOffset !== undefined && this.#wal) {
+      return await readFramePage(this.#wal, frameOffset, this.#pageSize);
+    }
     const data = await readAt(this.#db, (pgno - 1) * this.#pageSize, this.#pageSize);
     if (data.length === this.#pageSize) return data;
     // A page the database grew by that no frame wrote yet reads as zeros, as SQLite would see it.

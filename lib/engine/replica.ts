@@ -99,13 +99,20 @@ export class Replica {
 
   async #upload(file: LtxFileInfo, stats: ShipStats, signal?: AbortSignal): Promise<void> {
     const local = this.#db.local;
-    await this.store.write(file, { sizeBytes: file.sizeBytes, open: () => openLazily(() => local.open(file)) }, signal);
+    await this.store.write(file, {
+      sizeBytes: file.sizeBytes,
+      open: () => openLazily(() => local.open(file)),
+    }, signal);
     stats.files++;
     stats.bytes += file.sizeBytes;
     this.shippedFiles++;
     this.shippedBytes += file.sizeBytes;
     this.lastLagMs = Math.max(0, this.#now() - file.createdAt);
-    this.#logger.debug("shipped", { level: file.level, txid: formatTxid(file.maxTxid), bytes: file.sizeBytes });
+    this.#logger.debug("shipped", {
+      level: file.level,
+      txid: formatTxid(file.maxTxid),
+      bytes: file.sizeBytes,
+    });
   }
 }
 

@@ -156,8 +156,12 @@ export class Replicator {
         this.#fail(state, err);
       }
     }
-    await this.#pruneLocal().catch((err) => this.#logger.warn("local cleanup failed", { error: errorMessage(err) }));
-    await this.db.checkpointIfNeeded().catch((err) => this.#logger.warn("checkpoint failed", { error: errorMessage(err) }));
+    await this.#pruneLocal().catch((err) =>
+      this.#logger.warn("local cleanup failed", { error: errorMessage(err) })
+    );
+    await this.db.checkpointIfNeeded().catch((err) =>
+      this.#logger.warn("checkpoint failed", { error: errorMessage(err) })
+    );
   }
 
   #fail(state: ReplicaState, err: unknown): void {

@@ -44,7 +44,9 @@ export async function restoreToFile(
 ): Promise<RestoreResult> {
   const { parallelism = 8, prefetchMaxBytes = 8 << 20, integrityCheck = "none", signal } = options;
   for (const file of plan) {
-    if (file.sizeBytes < 100) throw new CorruptionError(`${describe(store, file)} is too small to be an LTX file`);
+    if (file.sizeBytes < 100) {
+      throw new CorruptionError(`${describe(store, file)} is too small to be an LTX file`);
+    }
   }
   const tmp = `${outPath}.tmp`;
   await removeIfExists(tmp);
@@ -76,14 +78,20 @@ export async function restoreToFile(
       const header = await decoder.readHeader();
       if (header.minTxid !== file.minTxid || header.maxTxid !== file.maxTxid) {
         await decoder.cancel();
-        throw new CorruptionError(`${describe(store, file)} holds TXIDs ${formatTxid(header.minTxid)}-${formatTxid(header.maxTxid)}, not what its name says`);
+        throw new CorruptionError(
+          `${describe(store, file)} holds TXIDs ${formatTxid(header.minTxid)}-${
+            formatTxid(header.maxTxid)
+          }, not what its name says`,
+        );
       }
       if (i === 0) {
         pageSize = header.pageSize;
         written = new Uint8Array(Math.ceil((header.commit + 1) / 8));
       } else if (header.pageSize !== pageSize) {
         await decoder.cancel();
-        throw new CorruptionError(`${describe(store, file)} has page size ${header.pageSize}, expected ${pageSize}`);
+        throw new CorruptionError(
+          `${describe(store, file)} has page size ${header.pageSize}, expected ${pageSize}`,
+        );
       }
       commit = header.commit;
       if (written.length * 8 <= commit) written = grow(written, commit);
@@ -136,7 +144,9 @@ function checkComplete(written: Uint8Array, commit: number, pageSize: number, pl
   for (let p = 1; p <= commit; p++) {
     if (p !== lock && !(written[p >> 3]! & (1 << (p & 7)))) {
       throw new CorruptionError(
-        `Restore plan ${formatTxid(plan[0]!.minTxid)}-${formatTxid(plan.at(-1)!.maxTxid)} never wrote page ${p}`,
+        `Restore plan ${formatTxid(plan[0]!.minTxid)}-${
+          formatTxid(plan.at(-1)!.maxTxid)
+        } never wrote page ${p}`,
         { hint: "the replica is incomplete; restore an earlier point in time" },
       );
     }
@@ -160,7 +170,9 @@ async function checkIntegrity(path: string, mode: "quick" | "full"): Promise<voi
   }
   if (result !== "ok") {
     for (const p of [path, `${path}-wal`, `${path}-shm`]) await removeIfExists(p);
-    throw new CorruptionError(`Restored database failed the ${mode} integrity check: ${result.slice(0, 200)}`);
+    throw new CorruptionError(
+      `Restored database failed the ${mode} integrity check: ${result.slice(0, 200)}`,
+    );
   }
   for (const p of [`${path}-wal`, `${path}-shm`]) await removeIfExists(p);
 }

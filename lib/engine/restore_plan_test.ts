@@ -15,7 +15,16 @@ function levels(...files: LtxFileInfo[]): Map<number, LtxFileInfo[]> {
 const names = (plan: LtxFileInfo[]) => plan.map((x) => `L${x.level}:${x.minTxid}-${x.maxTxid}`);
 
 Deno.test("planFromListings() takes the snapshot, then the longest files across levels", () => {
-  const l = levels(f(9, 1, 5), f(1, 6, 7), f(1, 8, 9), f(0, 6, 6), f(0, 7, 7), f(0, 8, 8), f(0, 9, 9), f(0, 10, 10));
+  const l = levels(
+    f(9, 1, 5),
+    f(1, 6, 7),
+    f(1, 8, 9),
+    f(0, 6, 6),
+    f(0, 7, 7),
+    f(0, 8, 8),
+    f(0, 9, 9),
+    f(0, 10, 10),
+  );
   assert.deepEqual(names(planFromListings(l, { txid: 10n })), ["L9:1-5", "L1:6-7", "L1:8-9", "L0:10-10"]);
 });
 

@@ -42,11 +42,15 @@ export class WalControl {
       reader = new DatabaseSync(path, { timeout });
       writer = new DatabaseSync(path, { timeout });
       for (const db of [reader, writer]) db.exec("PRAGMA wal_autocheckpoint = 0");
-      const mode = String((reader.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode);
+      const mode = String(
+        (reader.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode,
+      );
       if (mode.toLowerCase() !== "wal") {
         const set = reader.prepare("PRAGMA journal_mode = wal").get() as { journal_mode: string };
         if (String(set.journal_mode).toLowerCase() !== "wal") {
-          throw new WalshipError(`Cannot switch "${path}" to WAL mode: journal mode is still "${set.journal_mode}"`);
+          throw new WalshipError(
+            `Cannot switch "${path}" to WAL mode: journal mode is still "${set.journal_mode}"`,
+          );
         }
         options.logger.info("switched database to WAL mode", { db: path, was: mode });
       }

@@ -8,8 +8,8 @@ import {
   frameSaltsUntil,
   readFrameHeaderAt,
   WAL_HEADER_SIZE,
-  walFrameSize,
   type WalFrameHeader,
+  walFrameSize,
   type WalHeader,
 } from "../sqlite/mod.ts";
 
@@ -95,11 +95,15 @@ export async function decideSyncStart(input: DecideInput): Promise<SyncStart> {
   if (next && next.salt1 === position.walSalt1 && next.salt2 === position.walSalt2) {
     return { kind: "snapshot", reason: "wal restarted after frames walship did not copy" };
   }
-  const seen = wal ? await frameSaltsUntil(wal, header, { salt1: position.walSalt1, salt2: position.walSalt2 }) : [];
+  const seen = wal
+    ? await frameSaltsUntil(wal, header, { salt1: position.walSalt1, salt2: position.walSalt2 })
+    : [];
   const foreign = seen.filter((s) =>
     !(s.salt1 === header.salt1 && s.salt2 === header.salt2) &&
     !(s.salt1 === position.walSalt1 && s.salt2 === position.walSalt2)
   );
-  if (foreign.length > 0) return { kind: "snapshot", reason: "several checkpoints while walship was stopped" };
+  if (foreign.length > 0) {
+    return { kind: "snapshot", reason: "several checkpoints while walship was stopped" };
+  }
   return { kind: "incremental", offset: WAL_HEADER_SIZE };
 }

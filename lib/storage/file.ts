@@ -93,8 +93,12 @@ export class FileStore implements ReplicaStore {
   }
 
   #wrap(err: unknown, what: string): StorageError {
-    const reason = err instanceof Error ? err.message.replace(/, (open|stat|readdir|mkdir|rename) '.*'$/, "") : "";
-    if (err instanceof Deno.errors.NotFound) return new NotFoundError(`Cannot ${what}: not found`, { cause: err });
+    const reason = err instanceof Error
+      ? err.message.replace(/, (open|stat|readdir|mkdir|rename) '.*'$/, "")
+      : "";
+    if (err instanceof Deno.errors.NotFound) {
+      return new NotFoundError(`Cannot ${what}: not found`, { cause: err });
+    }
     if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
       return new StorageError(`Cannot ${what}: permission denied`, { cause: err });
     }

@@ -34,7 +34,11 @@ export interface ReplicaStore {
   /** A stream of the file's bytes, or of a range of them. Throws NotFoundError when absent. */
   open(file: LtxFileRef, range?: ByteRange, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
   /** Stores a whole file atomically: a reader never sees part of it. `createdAt` is the LTX timestamp. */
-  write(file: LtxFileRef & { createdAt: number }, body: WriteBody, signal?: AbortSignal): Promise<LtxFileInfo>;
+  write(
+    file: LtxFileRef & { createdAt: number },
+    body: WriteBody,
+    signal?: AbortSignal,
+  ): Promise<LtxFileInfo>;
   /** Removes files; ones already gone are not an error. */
   remove(files: readonly LtxFileRef[], signal?: AbortSignal): Promise<void>;
   /** A printable location, with every secret redacted. */

@@ -29,7 +29,9 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Repli
     assert.equal(listed[0]!.createdAt, created);
     assert.deepEqual((await store.list(9)).map((f) => [f.minTxid, f.maxTxid]), [[1n, 3n]]);
     assert.deepEqual(await readAll(await store.open({ level: 0, minTxid: 2n, maxTxid: 2n })), data);
-    const part = await readAll(await store.open({ level: 0, minTxid: 2n, maxTxid: 2n }, { offset: 100, length: 50 }));
+    const part = await readAll(
+      await store.open({ level: 0, minTxid: 2n, maxTxid: 2n }, { offset: 100, length: 50 }),
+    );
     assert.deepEqual(part, data.subarray(100, 150));
     const tail = await readAll(await store.open({ level: 0, minTxid: 2n, maxTxid: 2n }, { offset: 4990 }));
     assert.deepEqual(tail, data.subarray(4990));

@@ -1,7 +1,15 @@
 /** Go-style durations ("1s", "5m", "1h30m", "250ms") and sizes ("5MiB", "10MB", "1024"). */
 import { UsageError } from "./errors.ts";
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  "µs": 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** Parses a Go duration into milliseconds; throws UsageError naming `what`. */
 export function parseDuration(text: string, what = "duration"): number {
@@ -45,6 +53,8 @@ const SIZE_UNITS: Record<string, number> = {
 export function parseSize(text: string, what = "size"): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
   const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new UsageError(`Invalid ${what} "${text}": expected a size such as 5MiB`);
+  if (!m || unit === undefined) {
+    throw new UsageError(`Invalid ${what} "${text}": expected a size such as 5MiB`);
+  }
   return Math.round(Number(m[1]) * unit);
 }

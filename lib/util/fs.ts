@@ -7,7 +7,9 @@ export async function syncDir(dir: string): Promise<void> {
     await handle.sync();
   } catch (err) {
     // Some filesystems refuse fsync on directories; the rename is still atomic there.
-    if (!(err instanceof Deno.errors.InvalidData) && !(err instanceof Deno.errors.PermissionDenied)) throw err;
+    if (!(err instanceof Deno.errors.InvalidData) && !(err instanceof Deno.errors.PermissionDenied)) {
+      throw err;
+    }
   }
 }
 

@@ -66,7 +66,11 @@ export class Logger {
     const time = new Date().toISOString();
     if (this.format === "json") {
       const record: Record<string, unknown> = { time, level: level.toUpperCase(), msg };
-      for (const [k, v] of Object.entries(all)) if (v !== undefined) record[k] = typeof v === "bigint" ? String(v) : v;
+      for (const [k, v] of Object.entries(all)) {
+        if (v !== undefined) {
+          record[k] = typeof v === "bigint" ? String(v) : v;
+        }
+      }
       this.#write(JSON.stringify(record));
       return;
     }

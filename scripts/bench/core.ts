@@ -9,7 +9,13 @@ import { decodeHeader } from "../../lib/ltx/header.ts";
 import { readPageMap, readWalHeader } from "../../lib/sqlite/mod.ts";
 
 const MAIN = join(new URL("../..", import.meta.url).pathname, "main.ts");
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-sys=hostname,osRelease", "--allow-net=127.0.0.1"];
+const PERMS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys=hostname,osRelease",
+  "--allow-net=127.0.0.1",
+];
 
 export interface Figure {
   name: string;
@@ -30,7 +36,8 @@ function walship(args: string[]): Deno.ChildProcess {
 
 /** Peak resident memory of a live process, read by `cat` (Deno lets only -A read another /proc/PID). */
 function peakRssKiB(pid: number): number {
-  const out = new Deno.Command("cat", { args: [`/proc/${pid}/status`], stdout: "piped", stderr: "null" }).outputSync();
+  const out = new Deno.Command("cat", { args: [`/proc/${pid}/status`], stdout: "piped", stderr: "null" })
+    .outputSync();
   return Number(/VmHWM:\s+(\d+)/.exec(new TextDecoder().decode(out.stdout))?.[1] ?? 0);
 }
 
@@ -53,7 +60,13 @@ export async function benchLag(rows: number, txPerSecond: number, syncIntervalMs
   const replicaDir = join(dir, "replica");
   const app = new DatabaseSync(dbPath, { timeout: 10_000 });
   app.exec("PRAGMA journal_mode=wal; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
-  const child = walship(["replicate", "-sync-interval", `${syncIntervalMs}ms`, dbPath, `file://${replicaDir}`]);
+  const child = walship([
+    "replicate",
+    "-sync-interval",
+    `${syncIntervalMs}ms`,
+    dbPath,
+    `file://${replicaDir}`,
+  ]);
   await new Promise((r) => setTimeout(r, 1000));
   const commits: Commit[] = [];
   const durable = new Map<string, number>(); // "salt1:end" of each shipped L0 -> time first seen
@@ -100,7 +113,11 @@ export async function benchLag(rows: number, txPerSecond: number, syncIntervalMs
   await child.status;
   app.close();
   // A commit is durable once an L0 of its WAL generation reaching its end offset, or of a later one, is shipped.
-  const shipped = [...durable.entries()].map(([k, at]) => ({ salt1: Number(k.split(":")[0]), end: Number(k.split(":")[1]), at }));
+  const shipped = [...durable.entries()].map(([k, at]) => ({
+    salt1: Number(k.split(":")[0]),
+    end: Number(k.split(":")[1]),
+    at,
+  }));
   const lags: number[] = [];
   for (const c of commits) {
     const first = shipped.filter((s) => (s.salt1 === c.salt1 && s.end >= c.end) || s.salt1 - c.salt1 > 0)
@@ -138,7 +155,8 @@ export async function benchRestore(sizeMiB: number): Promise<Figure[]> {
     await Deno.remove(clean).catch(() => {});
     new Deno.Command("sync").outputSync();
     const t0 = performance.now();
-    const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stdout: "null", stderr: "piped" }).output();
+    const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stdout: "null", stderr: "piped" })
+      .output();
     if (!out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
     return performance.now() - t0;
   };
@@ -146,13 +164,37 @@ export async function benchRestore(sizeMiB: number): Promise<Figure[]> {
   const restoreMs: number[] = [];
   for (let i = 0; i < 3; i++) {
     cpMs.push(await timeIt(["cp", dbPath, join(dir, "copy.db")], join(dir, "copy.db")));
-    restoreMs.push(await timeIt([Deno.execPath(), "run", "--quiet", ...PERMS, MAIN, "restore", "-o", join(dir, "out.db"), replica], join(dir, "out.db")));
+    restoreMs.push(
+      await timeIt([
+        Deno.execPath(),
+        "run",
+        "--quiet",
+        ...PERMS,
+        MAIN,
+        "restore",
+        "-o",
+        join(dir, "out.db"),
+        replica,
+      ], join(dir, "out.db")),
+    );
   }
   let peak = 0;
   {
     await Deno.remove(join(dir, "out.db")).catch(() => {});
     const child = new Deno.Command("/usr/bin/time", {
-      args: ["-f", "%M", Deno.execPath(), "run", "--quiet", ...PERMS, MAIN, "restore", "-o", join(dir, "out.db"), replica],
+      args: [
+        "-f",
+        "%M",
+        Deno.execPath(),
+        "run",
+        "--quiet",
+        ...PERMS,
+        MAIN,
+        "restore",
+        "-o",
+        join(dir, "out.db"),
+        replica,
+      ],
       stdout: "null",
       stderr: "piped",
     });
@@ -163,7 +205,13 @@ export async function benchRestore(sizeMiB: number): Promise<Figure[]> {
   const cp = percentile(cpMs, 50);
   const restore = percentile(restoreMs, 50);
   return [
-    { name: `restore ${(bytes / 2 ** 20).toFixed(0)} MiB from file://`, value: restore, unit: "ms", peer: { name: "cp", value: cp }, target: "≤ 1.5× cp" },
+    {
+      name: `restore ${(bytes / 2 ** 20).toFixed(0)} MiB from file://`,
+      value: restore,
+      unit: "ms",
+      peer: { name: "cp", value: cp },
+      target: "≤ 1.5× cp",
+    },
     { name: "restore peak RSS", value: peak, unit: "MiB", target: "≤ 100 MiB" },
   ];
 }

@@ -17,10 +17,13 @@ const lines = [
   ...figures.map((f) => {
     const peer = f.peer ? `${f.peer.name} ${f.peer.value.toFixed(0)} ${f.unit}` : "";
     const ratio = f.peer ? (f.value / f.peer.value).toFixed(2) + "×" : "";
-    return `| ${f.name} | ${f.value.toFixed(f.unit === "ratio" ? 3 : 0)} ${f.unit} | ${peer} | ${ratio} | ${f.target ?? ""} |`;
+    return `| ${f.name} | ${f.value.toFixed(f.unit === "ratio" ? 3 : 0)} ${f.unit} | ${peer} | ${ratio} | ${
+      f.target ?? ""
+    } |`;
   }),
 ];
-const machine = `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
+const machine =
+  `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
   `${new Date().toISOString()}`;
 const table = `${lines.join("\n")}\n\nMachine: ${machine}\n`;
 console.log(table);

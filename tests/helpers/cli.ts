@@ -2,7 +2,13 @@
 import { join } from "node:path";
 
 const MAIN = join(new URL("../..", import.meta.url).pathname, "main.ts");
-const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-sys=hostname,osRelease", "--allow-net=127.0.0.1"];
+const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys=hostname,osRelease",
+  "--allow-net=127.0.0.1",
+];
 
 export interface RunResult {
   code: number;

@@ -19,14 +19,26 @@ export function dumpDigest(path: string): DumpDigest {
     ).all() as { name: string; sql: string }[];
     for (const { name, sql } of tables) {
       hash.update(`${sql}\n`);
-      for (const row of db.prepare(`SELECT * FROM "${name.replaceAll('"', '""')}" ORDER BY rowid`).iterate()) {
+      for (
+        const row of db.prepare(`SELECT * FROM "${name.replaceAll('"', '""')}" ORDER BY rowid`).iterate()
+      ) {
         rows++;
-        hash.update(JSON.stringify(Object.values(row as Record<string, unknown>), (_k, v) =>
-          v instanceof Uint8Array ? Buffer.from(v).toString("hex") : typeof v === "bigint" ? String(v) : v));
+        hash.update(
+          JSON.stringify(
+            Object.values(row as Record<string, unknown>),
+            (_k, v) =>
+              v instanceof Uint8Array
+                ? Buffer.from(v).toString("hex")
+                : typeof v === "bigint"
+                ? String(v)
+                : v,
+          ),
+        );
         hash.update("\n");
       }
     }
-    const integrity = (db.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check;
+    const integrity =
+      (db.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check;
     return { digest: hash.digest("hex"), rows, integrity };
   } finally {
     db.close();

@@ -7,7 +7,11 @@ export async function vacuumInChild(dbPath: string): Promise<void> {
   const script = `import { DatabaseSync } from "node:sqlite";
 const db = new DatabaseSync(${JSON.stringify(dbPath)}, { timeout: 5000 });
 db.exec("VACUUM"); db.close();`;
-  const out = await new Deno.Command(Deno.execPath(), { args: ["eval", "-A", script], stdout: "null", stderr: "piped" })
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "-A", script],
+    stdout: "null",
+    stderr: "piped",
+  })
     .output();
   if (!out.success) throw new Error(`VACUUM failed: ${new TextDecoder().decode(out.stderr)}`);
 }
