@@ -9,9 +9,8 @@ import { LtxDecoder } from "../ltx/decoder.ts";
 import { lockPgno } from "../ltx/header.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import type { LtxFileInfo, ReplicaStore } from "../storage/store.ts";
-import { concatBytes } from "../util/bytes.ts";
 import { CorruptionError, WalshipError } from "../util/errors.ts";
-import { removeIfExists, syncDir, writeAll } from "../util/fs.ts";
+import { removeIfExists, syncDir } from "../util/fs.ts";
 import { dirname } from "node:path";
 import { openResumable } from "./resumable.ts";
 
@@ -113,29 +112,32 @@ export async function restoreToFile(
   return { txid: plan.at(-1)!.maxTxid, pageSize, pageCount: commit, bytesRead };
 }
 
-/** Writes a file's pages at their offsets, coalescing runs of consecutive pages into large writes. */
+/** Writes a file's pages at their offsets, coalescing runs of consecutive pages into ~1 MiB writes. */
 async function applyPages(decoder: LtxDecoder, out: Deno.FsFile, pageSize: number, written: Uint8Array) {
-  const run: Uint8Array[] = [];
+  const buffer = new Uint8Array(Math.max(pageSize, Math.floor(WRITE_CHUNK / pageSize) * pageSize));
+  let used = 0;
   let runStart = 0;
   let runNext = 0;
   let bytes = 0;
-  const flush = async () => {
-    if (run.length === 0) return;
-    await out.seek((runStart - 1) * pageSize, Deno.SeekMode.Start);
-    await writeAll(out, run.length === 1 ? run[0]! : concatBytes(run));
-    run.length = 0;
+  const flush = () => {
+    if (used === 0) return;
+    // Synchronous on purpose: large sequential writes into the page cache; async ops only add latency.
+    out.seekSync((runStart - 1) * pageSize, Deno.SeekMode.Start);
+    for (let at = 0; at < used;) at += out.writeSync(buffer.subarray(at, used));
+    used = 0;
   };
   for (let page = await decoder.readPage(); page; page = await decoder.readPage()) {
-    if (page.pgno !== runNext || (run.length + 1) * pageSize > WRITE_CHUNK) {
-      await flush();
+    if (page.pgno !== runNext || used + pageSize > buffer.length) {
+      flush();
       runStart = page.pgno;
     }
-    run.push(page.data);
+    buffer.set(page.data, used);
+    used += pageSize;
     runNext = page.pgno + 1;
     if (page.pgno < written.length * 8) written[page.pgno >> 3] |= 1 << (page.pgno & 7);
     bytes += pageSize;
   }
-  await flush();
+  flush();
   return bytes;
 }
 

@@ -5,6 +5,8 @@ export class ByteReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   #buf: Uint8Array = new Uint8Array(0);
   #pos = 0;
+  /** Chunks (or their unread tails) received but not yet in `#buf`, oldest first. */
+  #pending: Uint8Array[] = [];
   #consumed = 0;
   #isDone = false;
 
@@ -22,30 +24,45 @@ export class ByteReader {
     return this.#buf.length - this.#pos >= n;
   }
 
-  /** Buffers at least `n` contiguous bytes; false when the stream ends first. */
+  /**
+   * Buffers at least `n` contiguous bytes; false when the stream ends first. Only the bytes that
+   * straddle a chunk boundary are copied: the rest of the last chunk stays pending as a view.
+   */
   async fill(n: number): Promise<boolean> {
+    const left = this.#buf.length - this.#pos;
+    if (left >= n) return true;
+    if (left === 0 && this.#pending.length > 0) {
+      this.#buf = this.#pending.shift()!;
+      this.#pos = 0;
+      if (this.#buf.length >= n) return true;
+    }
     let have = this.#buf.length - this.#pos;
-    if (have >= n) return true;
-    const parts: Uint8Array[] = have > 0 ? [this.#buf.subarray(this.#pos)] : [];
+    for (const chunk of this.#pending) have += chunk.length;
     while (have < n) {
       const chunk = await this.#next();
-      if (chunk === null) break;
-      parts.push(chunk);
+      if (chunk === null) return false;
+      this.#pending.push(chunk);
       have += chunk.length;
     }
-    if (parts.length === 1) {
-      this.#buf = parts[0]!;
-    } else {
-      const merged = new Uint8Array(have);
-      let at = 0;
-      for (const part of parts) {
-        merged.set(part, at);
-        at += part.length;
-      }
-      this.#buf = merged;
+    const merged = new Uint8Array(n);
+    merged.set(this.#buf.subarray(this.#pos));
+    let at = this.#buf.length - this.#pos;
+    while (at < n) {
+      const chunk = this.#pending[0]!;
+      const take = Math.min(chunk.length, n - at);
+      merged.set(chunk.subarray(0, take), at);
+      at += take;
+      if (take === chunk.length) this.#pending.shift();
+      else this.#pending[0] = chunk.subarray(take);
     }
+    this.#buf = merged;
     this.#pos = 0;
-    return have >= n;
+    return true;
+  }
+
+  /** A view of the next `n` buffered bytes without consuming them (call `has` or `fill` first). */
+  peek(n: number): Uint8Array {
+    return this.#buf.subarray(this.#pos, this.#pos + n);
   }
 
   /** Takes `n` buffered bytes (call `has` or `fill` first). */

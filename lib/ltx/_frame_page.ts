@@ -46,7 +46,9 @@ export async function readLz4FramePage(reader: ByteReader, dst: Uint8Array): Pro
       at += decodeFrameBlock(payload, isStored, dst, at, info);
     }
   }
-  if (info.hasContentChecksum) checkContentChecksum(dst.subarray(0, at), readU32Le(await readOrFail(reader, 4), 0));
+  if (info.hasContentChecksum) {
+    checkContentChecksum(dst.subarray(0, at), readU32Le(await readOrFail(reader, 4), 0));
+  }
   if (info.contentSize >= 0 && info.contentSize !== at) {
     throw new CorruptionError("Cannot decompress LZ4 frame: content size mismatch");
   }

@@ -46,9 +46,11 @@
         (else (memory.copy (local.get $di) (local.get $si) (local.get $len))))
       (local.set $si (i32.add (local.get $si) (local.get $len)))
       (local.set $di (i32.add (local.get $di) (local.get $len)))
-      ;; The last sequence has literals only.
+      ;; The last sequence has literals only, so its match length must be 0 (as pierrec/lz4).
       (if (i32.eq (local.get $si) (local.get $srcEnd))
-        (then (return (i32.sub (local.get $di) (local.get $dst)))))
+        (then
+          (if (i32.and (local.get $token) (i32.const 15)) (then (return (i32.const -1))))
+          (return (i32.sub (local.get $di) (local.get $dst)))))
       ;; Match offset.
       (if (i32.gt_u (i32.add (local.get $si) (i32.const 2)) (local.get $srcEnd)) (then (return (i32.const -1))))
       (local.set $off (i32.load16_u (local.get $si)))

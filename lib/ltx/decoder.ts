@@ -12,19 +12,26 @@ import {
   decodeTrailer,
   HEADER_FLAG_NO_CHECKSUM,
   isSnapshotHeader,
+  lockPgno,
   LTX_HEADER_SIZE,
   LTX_PAGE_HEADER_SIZE,
   LTX_TRAILER_SIZE,
-  lockPgno,
   type LtxHeader,
   type LtxTrailer,
   PAGE_FLAG_SIZE,
 } from "./header.ts";
-import { decompressBlockInto } from "./lz4_block.ts";
+import { decompressBlockJs } from "./lz4_block.ts";
 import { readLz4FramePage } from "./_frame_page.ts";
-import { putUvarint } from "./page_index.ts";
+import { KERNEL_DST_CAPACITY, KERNEL_SRC_CAPACITY, kernelDecompress, kernelOutput } from "./_kernels.ts";
+import { IndexDigest, readIndexArea } from "./_index_reader.ts";
 
-/** One decoded page. */
+const SLAB_SIZE = 256 * 1024;
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+}
+
+/** One decoded page; `data` may be a view into a larger buffer shared with other pages. */
 export interface LtxPage {
   pgno: number;
   data: Uint8Array;
@@ -40,14 +47,15 @@ export class LtxDecoder {
   readonly #in: ByteReader;
   readonly #name: string;
   readonly #crc = new Crc64();
-  readonly #expectedIndex = new Crc64();
-  readonly #entry = new Uint8Array(30);
+  readonly #expectedIndex = new IndexDigest();
   #header: LtxHeader | null = null;
   #lockPgno = 0;
   #prevPgno = 0;
   #pageCount = 0;
   #dbChecksum: bigint | null = null;
   #state: "header" | "pages" | "index" | "done" = "header";
+  #slab = new ArrayBuffer(0);
+  #slabUsed = 0;
 
   constructor(stream: ReadableStream<Uint8Array>, options: LtxDecoderOptions = {}) {
     this.#in = new ByteReader(stream);
@@ -77,48 +85,107 @@ export class LtxDecoder {
   async readPage(): Promise<LtxPage | null> {
     if (this.#state === "header") await this.readHeader();
     if (this.#state !== "pages") return null;
-    const header = this.#header!;
+    // Fast path, no await: a whole block-encoded page frame is already buffered.
+    const input = this.#in;
+    if (input.has(10)) {
+      const head = input.peek(10);
+      const size = readU32(head, 6);
+      if (head[4] === 0 && head[5] === PAGE_FLAG_SIZE && input.has(10 + size)) {
+        const frameStart = input.offset;
+        const pgno = readU32(head, 0);
+        this.#checkPage(pgno, PAGE_FLAG_SIZE);
+        this.#crc.update(input.take(10));
+        return this.#decodeBlockPage(pgno, frameStart, input.take(size));
+      }
+    }
+    return await this.#readPageSlowly();
+  }
+
+  async #readPageSlowly(): Promise<LtxPage | null> {
     const frameStart = this.#in.offset;
     const pageHeader = await this.#read(LTX_PAGE_HEADER_SIZE, "page header");
-    const pgno = ((pageHeader[0]! << 24) | (pageHeader[1]! << 16) | (pageHeader[2]! << 8) | pageHeader[3]!) >>> 0;
+    const pgno = readU32(pageHeader, 0);
     const flags = (pageHeader[4]! << 8) | pageHeader[5]!;
     this.#crc.update(pageHeader);
-    if (pgno === 0) {
-      if (flags !== 0) throw this.#corrupt(`end marker has flags 0x${flags.toString(16)}`);
+    if (pgno === 0 && flags === 0) {
       this.#state = "index";
       return null;
     }
-    if ((flags & ~PAGE_FLAG_SIZE) !== 0) throw this.#corrupt(`page ${pgno} has invalid flags 0x${flags.toString(16)}`);
-    this.#checkOrder(pgno, header);
-
-    const data = new Uint8Array(header.pageSize);
+    this.#checkPage(pgno, flags);
+    if (flags & PAGE_FLAG_SIZE) {
+      const sizeBytes = await this.#read(4, `page ${pgno} size`);
+      this.#crc.update(sizeBytes);
+      return this.#decodeBlockPage(
+        pgno,
+        frameStart,
+        await this.#read(readU32(sizeBytes, 0), `page ${pgno} data`),
+      );
+    }
+    const data = this.#allocatePage();
     let n: number;
     try {
-      if (flags & PAGE_FLAG_SIZE) {
-        const sizeBytes = await this.#read(4, `page ${pgno} size`);
-        this.#crc.update(sizeBytes);
-        const size = ((sizeBytes[0]! << 24) | (sizeBytes[1]! << 16) | (sizeBytes[2]! << 8) | sizeBytes[3]!) >>> 0;
-        n = decompressBlockInto(await this.#read(size, `page ${pgno} data`), data);
-      } else {
-        n = await readLz4FramePage(this.#in, data);
-      }
+      n = await readLz4FramePage(this.#in, data);
     } catch (err) {
       if (err instanceof CorruptionError && !err.message.startsWith("Corrupt LTX file")) {
         throw this.#corrupt(`page ${pgno} does not decompress`, err);
       }
       throw err;
     }
-    if (n !== header.pageSize) throw this.#corrupt(`page ${pgno} decompresses to ${n} bytes, not ${header.pageSize}`);
+    this.#checkSize(pgno, n);
     this.#crc.update(data);
-    if (this.#dbChecksum !== null) this.#dbChecksum ^= pageChecksum(pgno, data);
+    return this.#acceptPage(pgno, frameStart, data);
+  }
 
-    let at = putUvarint(this.#entry, 0, pgno);
-    at = putUvarint(this.#entry, at, frameStart);
-    at = putUvarint(this.#entry, at, this.#in.offset - frameStart);
-    this.#expectedIndex.update(this.#entry.subarray(0, at));
+  /** Decompresses a block page through the kernel, hashing its output where it lies. */
+  #decodeBlockPage(pgno: number, frameStart: number, block: Uint8Array): LtxPage {
+    const data = this.#allocatePage();
+    if (block.length > KERNEL_SRC_CAPACITY || data.length > KERNEL_DST_CAPACITY) {
+      this.#checkSize(pgno, this.#decompressJs(pgno, block, data));
+      this.#crc.update(data);
+      return this.#acceptPage(pgno, frameStart, data);
+    }
+    const n = kernelDecompress(block, data.length);
+    if (n < 0) this.#decompressJs(pgno, block, new Uint8Array(data.length));
+    this.#checkSize(pgno, n);
+    const output = kernelOutput(n);
+    this.#crc.update(output);
+    data.set(output);
+    return this.#acceptPage(pgno, frameStart, data);
+  }
+
+  /** The JS decoder, run for blocks the kernel cannot hold and to explain the ones it rejects. */
+  #decompressJs(pgno: number, block: Uint8Array, data: Uint8Array): number {
+    try {
+      return decompressBlockJs(block, data);
+    } catch (err) {
+      throw this.#corrupt(`page ${pgno} does not decompress`, err);
+    }
+  }
+
+  #checkSize(pgno: number, n: number): void {
+    const { pageSize } = this.#header!;
+    if (n < 0) throw this.#corrupt(`page ${pgno} does not decompress`);
+    if (n !== pageSize) throw this.#corrupt(`page ${pgno} decompresses to ${n} bytes, not ${pageSize}`);
+  }
+
+  #acceptPage(pgno: number, frameStart: number, data: Uint8Array): LtxPage {
+    if (this.#dbChecksum !== null) this.#dbChecksum ^= pageChecksum(pgno, data);
+    this.#expectedIndex.add(pgno, frameStart, this.#in.offset - frameStart);
     this.#prevPgno = pgno;
     this.#pageCount++;
     return { pgno, data };
+  }
+
+  /** A page-sized view into a shared slab: one 4 KiB allocation per page costs more than the decode. */
+  #allocatePage(): Uint8Array {
+    const size = this.#header!.pageSize;
+    if (this.#slabUsed + size > this.#slab.byteLength) {
+      this.#slab = new ArrayBuffer(Math.max(SLAB_SIZE, size));
+      this.#slabUsed = 0;
+    }
+    const page = new Uint8Array(this.#slab, this.#slabUsed, size);
+    this.#slabUsed += size;
+    return page;
   }
 
   /** Reads the rest of the file (any unread pages, index, trailer) and verifies every checksum. */
@@ -129,7 +196,12 @@ export class LtxDecoder {
     this.#state = "done";
     const header = this.#header!;
 
-    const indexLength = await this.#readIndex();
+    const { length: indexLength, digest } = await readIndexArea(this.#in, this.#crc, (d) => this.#corrupt(d));
+    if (!digest.equals(this.#expectedIndex)) {
+      throw this.#corrupt(
+        `page index (${digest.count} entries) does not match the ${this.#pageCount} page frames`,
+      );
+    }
     const sizeBytes = await this.#read(8, "page index size");
     this.#crc.update(sizeBytes);
     const declared = new DataView(sizeBytes.buffer, sizeBytes.byteOffset, 8).getBigUint64(0);
@@ -140,12 +212,16 @@ export class LtxDecoder {
     const trailer = decodeTrailer(trailerBytes);
     this.#crc.update(trailerBytes.subarray(0, 8));
     if (!(await this.#in.isAtEnd())) throw this.#corrupt("unexpected bytes after the trailer");
-    if (trailer.fileChecksum !== (CHECKSUM_FLAG | this.#crc.digest())) throw this.#corrupt("file checksum mismatch");
+    if (trailer.fileChecksum !== (CHECKSUM_FLAG | this.#crc.digest())) {
+      throw this.#corrupt("file checksum mismatch");
+    }
 
     if (isSnapshotHeader(header)) {
       const expected = header.commit - (header.commit >= this.#lockPgno ? 1 : 0);
       if (this.#pageCount !== expected) {
-        throw this.#corrupt(`snapshot has ${this.#pageCount} pages but commit ${header.commit} needs ${expected}`);
+        throw this.#corrupt(
+          `snapshot has ${this.#pageCount} pages but commit ${header.commit} needs ${expected}`,
+        );
       }
     }
     if (this.#dbChecksum !== null && (CHECKSUM_FLAG | this.#dbChecksum) !== trailer.postApplyChecksum) {
@@ -160,55 +236,13 @@ export class LtxDecoder {
     await this.#in.cancel();
   }
 
-  /** Reads the varint index, hashing it into the file CRC; returns its length including the terminator. */
-  async #readIndex(): Promise<number> {
-    const raw = new Uint8Array(4096);
-    let rawLength = 0;
-    let length = 0;
-    let count = 0;
-    let prevPgno = 0;
-    const actual = new Crc64();
-    const readVarint = async (what: string): Promise<number> => {
-      let value = 0;
-      let scale = 1;
-      for (let i = 0;; i++) {
-        if (!this.#in.has(1) && !(await this.#in.fill(1))) throw this.#truncated(what);
-        const b = this.#in.takeByte();
-        raw[rawLength++] = b;
-        length++;
-        if (rawLength === raw.length) {
-          this.#crc.update(raw);
-          rawLength = 0;
-        }
-        value += (b & 0x7f) * scale;
-        if (b < 0x80) break;
-        scale *= 0x80;
-        if (i >= 7) throw this.#corrupt(`page index ${what} is too large`);
-      }
-      return value;
-    };
-    for (;;) {
-      const pgno = await readVarint("page number");
-      if (pgno === 0) break;
-      const offset = await readVarint("offset");
-      const size = await readVarint("size");
-      if (pgno <= prevPgno || pgno > 0xffffffff) throw this.#corrupt(`page index entry ${count} is out of order`);
-      prevPgno = pgno;
-      let at = putUvarint(this.#entry, 0, pgno);
-      at = putUvarint(this.#entry, at, offset);
-      at = putUvarint(this.#entry, at, size);
-      actual.update(this.#entry.subarray(0, at));
-      count++;
-    }
-    this.#crc.update(raw.subarray(0, rawLength));
-    if (count !== this.#pageCount || actual.digest() !== this.#expectedIndex.digest()) {
-      throw this.#corrupt(`page index (${count} entries) does not match the ${this.#pageCount} page frames`);
-    }
-    return length;
-  }
-
-  #checkOrder(pgno: number, header: LtxHeader): void {
+  #checkPage(pgno: number, flags: number): void {
+    const header = this.#header!;
     const prev = this.#prevPgno;
+    if (pgno === 0) throw this.#corrupt(`end marker has flags 0x${flags.toString(16)}`);
+    if ((flags & ~PAGE_FLAG_SIZE) !== 0) {
+      throw this.#corrupt(`page ${pgno} has invalid flags 0x${flags.toString(16)}`);
+    }
     if (pgno > header.commit) throw this.#corrupt(`page ${pgno} is beyond commit ${header.commit}`);
     if (pgno === this.#lockPgno) throw this.#corrupt(`page ${pgno} is the lock page`);
     if (pgno <= prev) throw this.#corrupt(`page ${pgno} follows page ${prev}`);
@@ -229,7 +263,10 @@ export class LtxDecoder {
   }
 
   #corrupt(detail: string, cause?: unknown): CorruptionError {
-    return new CorruptionError(`Corrupt LTX file "${this.#name}": ${detail}`, cause === undefined ? {} : { cause });
+    return new CorruptionError(
+      `Corrupt LTX file "${this.#name}": ${detail}`,
+      cause === undefined ? {} : { cause },
+    );
   }
 }
 
@@ -245,4 +282,3 @@ export async function decodeLtx(
   const trailer = await decoder.finish();
   return { header, pages, trailer };
 }
-

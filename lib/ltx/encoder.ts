@@ -7,8 +7,8 @@ import {
   encodeHeader,
   encodeTrailer,
   isSnapshotHeader,
-  LTX_PAGE_HEADER_SIZE,
   lockPgno,
+  LTX_PAGE_HEADER_SIZE,
   type LtxHeader,
   type LtxTrailer,
   PAGE_FLAG_SIZE,
@@ -148,7 +148,9 @@ export class LtxEncoder {
     const fail = (detail: string) => new CorruptionError(`Cannot encode LTX page ${pgno}: ${detail}`);
     if (!Number.isInteger(pgno) || pgno < 1 || pgno > 0xffffffff) throw fail("page number required");
     if (pgno > commit) throw fail(`page number out-of-bounds for commit size ${commit}`);
-    if (data.length !== pageSize) throw fail(`invalid page buffer size: ${data.length}, expecting ${pageSize}`);
+    if (data.length !== pageSize) {
+      throw fail(`invalid page buffer size: ${data.length}, expecting ${pageSize}`);
+    }
     if (pgno === this.#lockPgno) throw fail("cannot encode lock page");
     if (isSnapshotHeader(this.#header)) {
       if (prev === 0 && pgno !== 1) throw fail("snapshot transaction file must start with page number 1");

@@ -79,7 +79,9 @@ function headerProblem(h: LtxHeader): string | null {
   }
   if (!Number.isSafeInteger(h.walSize) || h.walSize < 0) return `wal size cannot be negative: ${h.walSize}`;
   if (!isU32(h.walSalt1) || !isU32(h.walSalt2)) return "invalid wal salt";
-  if ((h.walSalt1 !== 0 || h.walSalt2 !== 0) && h.walOffset === 0) return "wal offset required if salt exists";
+  if ((h.walSalt1 !== 0 || h.walSalt2 !== 0) && h.walOffset === 0) {
+    return "wal offset required if salt exists";
+  }
   if (h.walOffset === 0 && h.walSize !== 0) return "wal offset required if wal size exists";
   if (!isU64(h.preApplyChecksum)) return "invalid pre-apply checksum format";
   if (isSnapshotHeader(h)) {

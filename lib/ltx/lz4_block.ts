@@ -221,7 +221,11 @@ export function decompressBlockJs(src: Uint8Array, dst: Uint8Array): number {
     } else {
       for (let k = 0; k < literalLength; k++) dst[di++] = src[si++]!;
     }
-    if (si === srcEnd) return di;
+    if (si === srcEnd) {
+      // As pierrec/lz4: the last sequence is literals only, so its match length must be 0.
+      if ((token & 15) !== 0) throw corrupt("last sequence has a match length");
+      return di;
+    }
 
     if (si + 2 > srcEnd) throw corrupt("match offset runs past the end");
     const offset = src[si]! | (src[si + 1]! << 8);

@@ -79,7 +79,9 @@ export function parseFrameHeader(header: Uint8Array): Lz4FrameInfo {
 /** Splits a block size word into payload length and stored flag; 0 means the end mark. */
 export function blockSizeWord(word: number, info: Lz4FrameInfo): { size: number; isStored: boolean } {
   const size = word & 0x7fffffff;
-  if (size > info.maxBlockSize) throw corrupt(`block of ${size} bytes exceeds the ${info.maxBlockSize}-byte maximum`);
+  if (size > info.maxBlockSize) {
+    throw corrupt(`block of ${size} bytes exceeds the ${info.maxBlockSize}-byte maximum`);
+  }
   return { size, isStored: (word & BLOCK_UNCOMPRESSED_BIT) !== 0 };
 }
 

@@ -26,12 +26,16 @@ export function mergedHeader(headers: LtxHeader[], names?: string[]): LtxHeader 
     const next = headers[i]!;
     if (next.pageSize !== first.pageSize) {
       throw new CorruptionError(
-        `Cannot merge LTX files: "${nameOf(i)}" has page size ${next.pageSize} but "${nameOf(0)}" has ${first.pageSize}`,
+        `Cannot merge LTX files: "${nameOf(i)}" has page size ${next.pageSize} but "${
+          nameOf(0)
+        }" has ${first.pageSize}`,
       );
     }
     if (next.minTxid > prev.maxTxid + 1n || next.maxTxid <= prev.maxTxid) {
       throw new CorruptionError(
-        `Cannot merge LTX files: have up to ${formatTxid(prev.maxTxid)} but next file "${nameOf(i)}" starts at ` +
+        `Cannot merge LTX files: have up to ${formatTxid(prev.maxTxid)} but next file "${
+          nameOf(i)
+        }" starts at ` +
           `${formatTxid(next.minTxid)} and ends at ${formatTxid(next.maxTxid)}`,
       );
     }
@@ -101,6 +105,12 @@ function pop(heap: Head[]): Head {
 export async function* mergePages(decoders: LtxDecoder[], commit: number): AsyncGenerator<LtxPage> {
   let isFinished = false;
   try {
+    if (decoders.length === 1) {
+      const only = decoders[0]!;
+      for (let page = await only.readPage(); page !== null; page = await only.readPage()) {
+        if (page.pgno <= commit) yield page;
+      }
+    }
     const heap: Head[] = [];
     for (let input = 0; input < decoders.length; input++) {
       const page = await decoders[input]!.readPage();
@@ -145,7 +155,9 @@ export async function compactLtx(
     throw err;
   }
   const encoder = new LtxEncoder(sink, header, options);
-  for await (const page of mergePages(decoders, header.commit)) await encoder.encodePage(page.pgno, page.data);
+  for await (const page of mergePages(decoders, header.commit)) {
+    await encoder.encodePage(page.pgno, page.data);
+  }
   const { size } = await encoder.finish();
   return { header, size };
 }

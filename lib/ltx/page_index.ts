@@ -47,7 +47,9 @@ export function decodePageIndex(bytes: Uint8Array, name = "LTX file"): PageIndex
     const pgno = next();
     if (pgno === 0) break;
     const entry = { pgno, offset: next(), size: next() };
-    if (entries.length > 0 && pgno <= entries[entries.length - 1]!.pgno) throw fail("page numbers out of order");
+    if (entries.length > 0 && pgno <= entries[entries.length - 1]!.pgno) {
+      throw fail("page numbers out of order");
+    }
     entries.push(entry);
   }
   if (at === bytes.length) return entries;

@@ -45,7 +45,7 @@ export class FileStore implements ReplicaStore {
     } catch (err) {
       throw this.#wrap(err, `open "${path}"`);
     }
-    const stream = handle.readable;
+    const stream = fileChunks(handle);
     return range?.length === undefined ? stream : stream.pipeThrough(limitBytes(range.length));
   }
 
@@ -117,6 +117,35 @@ export function limitBytes(limit: number): TransformStream<Uint8Array, Uint8Arra
       left -= part.length;
       controller.enqueue(part);
       if (left === 0) controller.terminate();
+    },
+  });
+}
+
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Streams an open file in 1 MiB synchronous reads and closes it at the end or on cancel. Far fewer ops
+ * than FsFile.readable's small async reads, which dominated restore time from local replicas.
+ */
+function fileChunks(handle: Deno.FsFile): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      try {
+        const buf = new Uint8Array(READ_CHUNK);
+        const n = handle.readSync(buf);
+        if (n === null || n === 0) {
+          handle.close();
+          controller.close();
+        } else {
+          controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
+        }
+      } catch (err) {
+        handle.close();
+        controller.error(err);
+      }
+    },
+    cancel() {
+      handle.close();
     },
   });
 }
