@@ -12,10 +12,10 @@ import { readFrameHeaderAt, readWalHeader, walFrameSize, type WalHeader } from "
 import { readPageMap } from "../sqlite/mod.ts";
 import { SNAPSHOT_LEVEL } from "../storage/store.ts";
 import type { LtxFileInfo } from "../storage/store.ts";
-import { readAt } from "../util/bytes.ts";
 import { WalshipError } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { Mutex } from "../util/mutex.ts";
+import { DatabaseFile } from "./database_file.ts";
 import { defaultMetaPath, LocalStore, writeLocalFile } from "./local_store.ts";
 import { findPageInLtx, PageSource } from "./page_source.ts";
 import { decideSyncStart, type LastFrame } from "./wal_position.ts";
@@ -58,7 +58,7 @@ export class Database {
   #options: typeof DEFAULTS;
   #logger: Logger;
   #now: () => number;
-  #dbFile: Deno.FsFile;
+  #dbFile: DatabaseFile;
   #control: WalControl;
   #mutex = new Mutex();
   #pageSize: number;
@@ -71,7 +71,7 @@ export class Database {
   #checkpointedThrough = -1;
   #closed = false;
 
-  private constructor(path: string, dbFile: Deno.FsFile, control: WalControl, options: DatabaseOptions) {
+  private constructor(path: string, dbFile: DatabaseFile, control: WalControl, options: DatabaseOptions) {
     this.path = path;
     this.#dbFile = dbFile;
     this.#control = control;
@@ -85,11 +85,9 @@ export class Database {
 
   /** Opens a database for replication: checks it, switches it to WAL mode, takes the read lock. */
   static async open(path: string, options: DatabaseOptions = {}): Promise<Database> {
-    let dbFile: Deno.FsFile;
+    let dbFile: DatabaseFile;
     try {
-      // This descriptor stays open until SQLite is closed: closing any descriptor of the database file
-      // drops the POSIX locks SQLite holds in this process.
-      dbFile = await Deno.open(path, { read: true });
+      dbFile = DatabaseFile.open(path);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
         throw new WalshipError(`Database "${path}" does not exist`, {
@@ -100,10 +98,8 @@ export class Database {
     }
     let control: WalControl | undefined;
     try {
-      if ((await dbFile.stat()).isDirectory) {
-        throw new WalshipError(`"${path}" is a directory, not a database`);
-      }
-      const head = await readAt(dbFile, 0, 100);
+      if (dbFile.isDirectory()) throw new WalshipError(`"${path}" is a directory, not a database`);
+      const head = dbFile.read(0, 100);
       if (head.length > 0 && !isSqliteHeader(head)) {
         throw new WalshipError(`"${path}" is not a SQLite database`);
       }
@@ -238,6 +234,15 @@ export class Database {
           frameInPosition: (offset, frame) => findPageInLtx(this.local, position, wal!, offset, frame),
         });
       }
+      if (this.#logger.enabled("debug")) {
+        this.#logger.debug("sync start", {
+          kind: start.kind,
+          offset: start.kind === "incremental" ? start.offset : undefined,
+          reason: start.kind === "snapshot" ? start.reason : undefined,
+          walBytes: walSizeBytes,
+          salt1: header?.salt1.toString(16),
+        });
+      }
       if (start.kind === "idle") return { file: null, limited: false };
       if (start.kind === "snapshot") {
         if (position) this.#logger.info("writing snapshot", { db: this.path, reason: start.reason });
@@ -251,7 +256,7 @@ export class Database {
 
   async #writeSnapshotL0(wal: Deno.FsFile | null, header: WalHeader | null): Promise<LtxFileInfo | null> {
     const map = wal && header ? await readPageMap(wal, header, { offset: 32 }) : null;
-    const dbBytes = (await this.#dbFile.stat()).size;
+    const dbBytes = this.#dbFile.sizeBytes();
     const commit = map && map.commit > 0 ? map.commit : Math.floor(dbBytes / this.#pageSize);
     if (commit === 0) return null; // an empty database has nothing to replicate yet
     const txid = this.#nextTxid();

@@ -2,16 +2,17 @@
 import { LtxDecoder } from "../ltx/decoder.ts";
 import type { LtxHeader } from "../ltx/header.ts";
 import { readFramePage, type WalFrameHeader } from "../sqlite/mod.ts";
-import { bytesEqual, readAt } from "../util/bytes.ts";
+import { bytesEqual } from "../util/bytes.ts";
+import type { DatabaseFile } from "./database_file.ts";
 import type { LocalStore } from "./local_store.ts";
 
 export class PageSource {
-  #db: Deno.FsFile;
+  #db: DatabaseFile;
   #wal: Deno.FsFile | null;
   #frames: Map<number, number> | undefined;
   #pageSize: number;
   constructor(
-    db: Deno.FsFile,
+    db: DatabaseFile,
     wal: Deno.FsFile | null,
     frames: Map<number, number> | undefined,
     pageSize: number,
@@ -27,7 +28,7 @@ export class PageSource {
     if (frameOffset !== undefined && this.#wal) {
       return await readFramePage(this.#wal, frameOffset, this.#pageSize);
     }
-    const data = await readAt(this.#db, (pgno - 1) * this.#pageSize, this.#pageSize);
+    const data = this.#db.read((pgno - 1) * this.#pageSize, this.#pageSize);
     if (data.length === this.#pageSize) return data;
     // A page the database grew by that no frame wrote yet reads as zeros, as SQLite would see it.
     const page = new Uint8Array(this.#pageSize);

@@ -1,0 +1,36 @@
+/**
+ * The one descriptor walship keeps on a database file, for page reads. SQLite's locks are POSIX locks:
+ * closing any descriptor of the file drops all of them for the whole process. Deno's *async* FsFile ops
+ * (`stat()`, `seek()`) work on a duplicated descriptor and close it afterwards, which silently drops
+ * SQLite's locks (measured: /proc/locks loses the SHARED lock). So this wrapper exposes only synchronous
+ * operations, and is closed only after every SQLite connection of the process is closed.
+ */
+import { readAtSync } from "../util/bytes.ts";
+
+export class DatabaseFile {
+  #file: Deno.FsFile;
+  private constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  static open(path: string): DatabaseFile {
+    return new DatabaseFile(Deno.openSync(path, { read: true }));
+  }
+
+  sizeBytes(): number {
+    return this.#file.statSync().size;
+  }
+
+  isDirectory(): boolean {
+    return this.#file.statSync().isDirectory;
+  }
+
+  /** Bytes at `offset`; fewer only at end of file. */
+  read(offset: number, length: number): Uint8Array {
+    return readAtSync(this.#file, offset, length);
+  }
+
+  close(): void {
+    this.#file.close();
+  }
+}
