@@ -247,7 +247,7 @@ async function benchCodecs(): Promise<void> {
 
 // --- CRC-64 ------------------------------------------------------------------------------------
 
-async function benchCrc(): Promise<void> {
+function benchCrc(): void {
   console.log("\nCRC-64/ISO | 4 KiB MB/s | 64 KiB MB/s");
   const small = makePages(4096, 16384);
   const large = makePages(65536, 1024);
@@ -386,7 +386,7 @@ if (import.meta.main) {
   const restoreArg = Deno.args.find((a) => a.startsWith("--restore-mib="));
   if (!Deno.args.includes("--only-restore")) {
     await benchCodecs();
-    await benchCrc();
+    benchCrc();
   }
   if (restoreArg !== undefined) await benchRestore(Number(restoreArg.split("=")[1]));
 }
