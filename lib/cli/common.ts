@@ -1,4 +1,6 @@
 /** Pieces several commands share: logging flags and shutdown signals. */
+import { formatTxid } from "../ltx/txid.ts";
+import type { LtxFileInfo } from "../storage/store.ts";
 import { UsageError } from "../util/errors.ts";
 import { Logger, parseLogLevel } from "../util/log.ts";
 
@@ -36,4 +38,15 @@ export function onShutdownSignal(logger: Logger): { signal: AbortSignal; stopped
   Deno.addSignalListener("SIGINT", handler);
   Deno.addSignalListener("SIGTERM", handler);
   return { signal: abort.signal, stopped };
+}
+
+/** One LTX file as printed by `ltx` and `restore -dry-run`. */
+export function ltxFileRow(f: LtxFileInfo) {
+  return {
+    level: f.level,
+    min_txid: formatTxid(f.minTxid),
+    max_txid: formatTxid(f.maxTxid),
+    size: f.sizeBytes,
+    created: new Date(f.createdAt).toISOString(),
+  };
 }

@@ -1,12 +1,12 @@
 /** `walship ltx [-level N|all] URL`: list the LTX files of a replica. */
 import { isReplicaUrl, parseReplicaUrl } from "../config/replica_url.ts";
 import { listAllLevels } from "../engine/restore_plan.ts";
-import { formatTxid } from "../ltx/txid.ts";
 import { openReplicaStore } from "../storage/open.ts";
 import type { LtxFileInfo } from "../storage/store.ts";
 import { UsageError } from "../util/errors.ts";
 import { type Command, print } from "./command.ts";
 import { formatFlags, parseFlags } from "./flags.ts";
+import { ltxFileRow } from "./common.ts";
 
 const FLAGS = {
   level: { type: "string", valueName: "N|all", description: "level to list, 0-9 or all (0)" },
@@ -40,13 +40,7 @@ ${formatFlags(FLAGS)}`,
     } else {
       files = await store.list(Number(levelText));
     }
-    const rows = files.map((f) => ({
-      level: f.level,
-      min_txid: formatTxid(f.minTxid),
-      max_txid: formatTxid(f.maxTxid),
-      size: f.sizeBytes,
-      created: new Date(f.createdAt).toISOString(),
-    }));
+    const rows = files.map(ltxFileRow);
     if (flags.json) {
       print(JSON.stringify(rows.map((r) => ({ ...r, timestamp: r.created, created: undefined }))));
       return 0;

@@ -7,7 +7,7 @@ import { openReplicaStore } from "../storage/open.ts";
 import { UsageError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
 import { type Command, print } from "./command.ts";
-import { LOG_FLAGS, loggerFromFlags } from "./common.ts";
+import { LOG_FLAGS, loggerFromFlags, ltxFileRow } from "./common.ts";
 import { formatFlags, parseFlags } from "./flags.ts";
 
 const FLAGS = {
@@ -83,13 +83,7 @@ ${formatFlags(FLAGS)}`,
       throw err;
     }
     if (flags["dry-run"]) {
-      const rows = plan.map((f) => ({
-        level: f.level,
-        min_txid: formatTxid(f.minTxid),
-        max_txid: formatTxid(f.maxTxid),
-        size: f.sizeBytes,
-        created: new Date(f.createdAt).toISOString(),
-      }));
+      const rows = plan.map(ltxFileRow);
       if (flags.json) {
         print(
           JSON.stringify({ replica: store.describe(), txid: formatTxid(plan.at(-1)!.maxTxid), files: rows }),

@@ -5,7 +5,7 @@
  */
 import { basename } from "node:path";
 import { LtxEncoder } from "../ltx/encoder.ts";
-import { HEADER_FLAG_NO_CHECKSUM, lockPgno, type LtxHeader } from "../ltx/header.ts";
+import { lockPgno, type LtxHeader, noChecksumHeader } from "../ltx/header.ts";
 import { ltxFileName } from "../ltx/txid.ts";
 import { isSqliteHeader } from "../sqlite/mod.ts";
 import { readFrameHeaderAt, readWalHeader, walFrameSize, type WalHeader } from "../sqlite/mod.ts";
@@ -167,7 +167,13 @@ export class Database {
           ? await readPageMap(wal, header, { offset: 32, maxBytes: end - 32 })
           : null;
         const snapshotHeader: LtxHeader = {
-          ...emptyHeader(this.#pageSize, position.commit, 1n, position.maxTxid, this.#now()),
+          ...noChecksumHeader({
+            pageSize: this.#pageSize,
+            commit: position.commit,
+            minTxid: 1n,
+            maxTxid: position.maxTxid,
+            timestamp: this.#now(),
+          }),
         };
         return await this.#writeFile(
           SNAPSHOT_LEVEL,
@@ -261,7 +267,13 @@ export class Database {
     if (commit === 0) return null; // an empty database has nothing to replicate yet
     const txid = this.#nextTxid();
     const ltxHeader: LtxHeader = {
-      ...emptyHeader(this.#pageSize, commit, txid, txid, this.#now()),
+      ...noChecksumHeader({
+        pageSize: this.#pageSize,
+        commit,
+        minTxid: txid,
+        maxTxid: txid,
+        timestamp: this.#now(),
+      }),
       walOffset: 32,
       walSize: map ? map.endOffset - 32 : 0,
       walSalt1: header?.salt1 ?? 0,
@@ -292,7 +304,13 @@ export class Database {
     pgnos.sort((a, b) => a - b);
     const txid = this.#nextTxid();
     const ltxHeader: LtxHeader = {
-      ...emptyHeader(this.#pageSize, map.commit, txid, txid, this.#now()),
+      ...noChecksumHeader({
+        pageSize: this.#pageSize,
+        commit: map.commit,
+        minTxid: txid,
+        maxTxid: txid,
+        timestamp: this.#now(),
+      }),
       walOffset: offset,
       walSize: map.endOffset - offset,
       walSalt1: header.salt1,
@@ -410,29 +428,6 @@ export class Database {
     this.#snapshotReason = "after truncate checkpoint";
     await this.#syncToEnd();
   }
-}
-
-function emptyHeader(
-  pageSize: number,
-  commit: number,
-  minTxid: bigint,
-  maxTxid: bigint,
-  now: number,
-): LtxHeader {
-  return {
-    flags: HEADER_FLAG_NO_CHECKSUM,
-    pageSize,
-    commit,
-    minTxid,
-    maxTxid,
-    timestamp: now,
-    preApplyChecksum: 0n,
-    walOffset: 0,
-    walSize: 0,
-    walSalt1: 0,
-    walSalt2: 0,
-    nodeId: 0n,
-  };
 }
 
 function* allPages(commit: number, pageSize: number): Generator<number> {

@@ -1,7 +1,7 @@
 /** Helpers shared by the lib/ltx tests (never imported by production code). */
 
 import { concatBytes } from "../util/bytes.ts";
-import { HEADER_FLAG_NO_CHECKSUM, type LtxHeader } from "./header.ts";
+import { type LtxHeader, noChecksumHeader } from "./header.ts";
 
 /** Reads a file of tests/fixtures/. */
 export function fixture(path: string): Uint8Array {
@@ -16,21 +16,10 @@ export function fixtureLtxNames(folder: string): string[] {
 
 /** A Litestream-style header (NoChecksum, no WAL fields) with overrides. */
 export function makeHeader(overrides: Partial<LtxHeader> = {}): LtxHeader {
-  return {
-    flags: HEADER_FLAG_NO_CHECKSUM,
-    pageSize: 512,
-    commit: 4,
-    minTxid: 1n,
-    maxTxid: 1n,
-    timestamp: 1700000000000,
-    preApplyChecksum: 0n,
-    walOffset: 0,
-    walSize: 0,
-    walSalt1: 0,
-    walSalt2: 0,
-    nodeId: 0n,
-    ...overrides,
-  };
+  return noChecksumHeader(
+    { pageSize: 512, commit: 4, minTxid: 1n, maxTxid: 1n, timestamp: 1700000000000 },
+    overrides,
+  );
 }
 
 /** A page filled with `byte(seed + i % 7)`, as in the fixtures. */

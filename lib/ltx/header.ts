@@ -50,6 +50,27 @@ export function lockPgno(pageSize: number): number {
 }
 
 /** Whether the file starts at TXID 1 and so holds every page of the database. */
+/**
+ * A Litestream-style header (flags NoChecksum, no WAL range, no checksums, node 0) with the fields that
+ * vary; `overrides` sets anything else.
+ */
+export function noChecksumHeader(
+  fields: Pick<LtxHeader, "pageSize" | "commit" | "minTxid" | "maxTxid" | "timestamp">,
+  overrides: Partial<LtxHeader> = {},
+): LtxHeader {
+  return {
+    flags: HEADER_FLAG_NO_CHECKSUM,
+    preApplyChecksum: 0n,
+    walOffset: 0,
+    walSize: 0,
+    walSalt1: 0,
+    walSalt2: 0,
+    nodeId: 0n,
+    ...fields,
+    ...overrides,
+  };
+}
+
 export function isSnapshotHeader(header: LtxHeader): boolean {
   return header.minTxid === 1n;
 }

@@ -4,6 +4,7 @@
  * accepts any valid frame. The small step functions are shared with the streaming LTX decoder.
  */
 
+import { concatBytes } from "../util/bytes.ts";
 import { CorruptionError } from "../util/errors.ts";
 import { compressBlockBound, compressBlockInto, decompressBlockInto } from "./lz4_block.ts";
 import { Xxh32, xxh32 } from "./xxh32.ts";
@@ -179,12 +180,5 @@ export function decompressFrame(src: Uint8Array): Uint8Array {
   }
   if (at !== src.length) throw corrupt(`${src.length - at} unexpected bytes after the frame`);
   if (info.contentSize >= 0 && info.contentSize !== total) throw corrupt("content size mismatch");
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let pos = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, pos);
-    pos += chunk.length;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }

@@ -7,7 +7,7 @@
 import { CorruptionError, WalshipError } from "../util/errors.ts";
 import { LtxDecoder, type LtxPage } from "./decoder.ts";
 import { LtxEncoder, type LtxEncoderOptions } from "./encoder.ts";
-import { HEADER_FLAG_NO_CHECKSUM, type LtxHeader } from "./header.ts";
+import { type LtxHeader, noChecksumHeader } from "./header.ts";
 import { formatTxid } from "./txid.ts";
 
 /**
@@ -40,20 +40,13 @@ export function mergedHeader(headers: LtxHeader[], names?: string[]): LtxHeader 
       );
     }
   }
-  return {
-    flags: HEADER_FLAG_NO_CHECKSUM,
+  return noChecksumHeader({
     pageSize: first.pageSize,
     commit: last.commit,
     minTxid: first.minTxid,
     maxTxid: last.maxTxid,
     timestamp: last.timestamp,
-    preApplyChecksum: 0n,
-    walOffset: 0,
-    walSize: 0,
-    walSalt1: 0,
-    walSalt2: 0,
-    nodeId: 0n,
-  };
+  });
 }
 
 interface Head {
