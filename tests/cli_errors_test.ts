@@ -134,3 +134,30 @@ Deno.test("ltx lists levels; dry-run prints the plan and writes nothing", async 
   assert.equal(plan.code, 0, plan.stderr);
   assert.equal(JSON.parse(plan.stdout).files.length, 1);
 });
+
+Deno.test("replicate -once -force-snapshot ships a full L9 snapshot that restores on its own", async () => {
+  const dir = await Deno.makeTempDir();
+  const url = await makeReplica(dir);
+  const r = await runWalship(["replicate", "-once", "-force-snapshot", join(dir, "src.db"), url]);
+  assert.equal(r.code, 0, r.stderr);
+  const ls = await runWalship(["ltx", "-json", "-level", "9", url]);
+  const rows = JSON.parse(ls.stdout) as { min_txid: string; max_txid: string }[];
+  assert.equal(rows.length, 1, ls.stdout);
+  assert.equal(rows[0]!.min_txid, "0000000000000001");
+  assert.equal(
+    [...Deno.readDirSync(join(dir, ".src.db-walship/ltx"))].some((e) =>
+      e.name === "9" &&
+      [...Deno.readDirSync(join(dir, ".src.db-walship/ltx/9"))].some((f) => f.name.endsWith(".ltx"))
+    ),
+    false,
+    "the local snapshot copy is removed once shipped",
+  );
+  // Remove L0 so the restore can only come from the snapshot.
+  await Deno.remove(join(dir, "replica/ltx/0"), { recursive: true });
+  const out = join(dir, "from-snapshot.db");
+  const res = await runWalship(["restore", "-integrity-check", "full", "-o", out, url]);
+  assert.equal(res.code, 0, res.stderr);
+  const db = new DatabaseSync(out, { readOnly: true });
+  assert.equal((db.prepare("SELECT count(*) AS n FROM t").get() as { n: number }).n, 3);
+  db.close();
+});

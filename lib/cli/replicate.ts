@@ -64,8 +64,7 @@ ${formatFlags(FLAGS)}`,
     const replicator = new Replicator(db, replicas, { syncIntervalMs, monitorIntervalMs, logger });
     if (flags.once) {
       try {
-        if (flags["force-snapshot"]) await db.snapshot().then((f) => f && db.local.remove([f]));
-        await replicator.syncOnce();
+        await replicator.syncOnce({ forceSnapshot: flags["force-snapshot"] ?? false });
       } finally {
         await db.close();
       }

@@ -73,7 +73,7 @@ export class Replica {
       }
       for (const file of pending) {
         signal?.throwIfAborted();
-        await this.#upload(file, stats, signal);
+        await this.upload(file, signal, stats);
         this.#position = file.maxTxid;
       }
       return stats;
@@ -91,13 +91,18 @@ export class Replica {
       replicaTxid: formatTxid(position),
       snapshotTxid: formatTxid(snapshot.maxTxid),
     });
-    await this.#upload(snapshot, stats, signal);
+    await this.upload(snapshot, signal, stats);
     await this.#db.local.remove([snapshot]);
     this.#position = snapshot.maxTxid;
     return snapshot.maxTxid;
   }
 
-  async #upload(file: LtxFileInfo, stats: ShipStats, signal?: AbortSignal): Promise<void> {
+  /** Uploads one local file (any level) as it is. */
+  async upload(
+    file: LtxFileInfo,
+    signal?: AbortSignal,
+    stats: ShipStats = { files: 0, bytes: 0 },
+  ): Promise<void> {
     const local = this.#db.local;
     await this.store.write(file, {
       sizeBytes: file.sizeBytes,

@@ -70,11 +70,21 @@ export class Replicator {
     await tick();
   }
 
-  /** One WAL copy and one shipment to every replica, errors thrown: `replicate -once`. */
-  async syncOnce(): Promise<void> {
+  /**
+   * One WAL copy and one shipment to every replica, errors thrown: `replicate -once`. With
+   * `forceSnapshot`, every replica also gets a full L9 snapshot of the current position.
+   */
+  async syncOnce(options: { forceSnapshot?: boolean } = {}): Promise<void> {
     await this.#readPositions(true);
     await this.db.sync();
     for (const state of this.#states) await state.replica.sync();
+    if (options.forceSnapshot) {
+      const snapshot = await this.db.snapshot();
+      if (snapshot) {
+        for (const state of this.#states) await state.replica.upload(snapshot);
+        await this.db.local.remove([snapshot]);
+      }
+    }
     await this.#pruneLocal();
     await this.db.checkpointIfNeeded();
   }
