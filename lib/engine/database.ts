@@ -66,6 +66,7 @@ export class Database {
   #continuous = false;
   #lastFrame: LastFrame | null = null;
   #snapshotReason: string | null = null;
+  /** Floor for the next TXID, raised when a replica is ahead of the local state. */
   #minNextTxid = 1n;
   #lastCheckpointAt: number;
   #checkpointedThrough = -1;
@@ -166,20 +167,19 @@ export class Database {
         const map = sameGeneration && wal && end > 32
           ? await readPageMap(wal, header, { offset: 32, maxBytes: end - 32 })
           : null;
-        const snapshotHeader: LtxHeader = {
-          ...noChecksumHeader({
-            pageSize: this.#pageSize,
-            commit: position.commit,
-            minTxid: 1n,
-            maxTxid: position.maxTxid,
-            timestamp: this.#now(),
-          }),
-        };
+        const snapshotHeader = noChecksumHeader({
+          pageSize: this.#pageSize,
+          commit: position.commit,
+          minTxid: 1n,
+          maxTxid: position.maxTxid,
+          timestamp: this.#now(),
+        });
+        const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
         return await this.#writeFile(
           SNAPSHOT_LEVEL,
           snapshotHeader,
           allPages(position.commit, this.#pageSize),
-          (pgno) => new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize).read(pgno),
+          source,
         );
       } finally {
         wal?.close();
@@ -206,7 +206,6 @@ export class Database {
     const last = files.at(-1);
     if (!last) return;
     this.#position = await this.local.readHeader(0, last.minTxid, last.maxTxid);
-    this.#minNextTxid = this.#position.maxTxid + 1n;
   }
 
   async #syncToEnd(): Promise<LtxFileInfo[]> {
@@ -266,21 +265,17 @@ export class Database {
     const commit = map && map.commit > 0 ? map.commit : Math.floor(dbBytes / this.#pageSize);
     if (commit === 0) return null; // an empty database has nothing to replicate yet
     const txid = this.#nextTxid();
-    const ltxHeader: LtxHeader = {
-      ...noChecksumHeader({
-        pageSize: this.#pageSize,
-        commit,
-        minTxid: txid,
-        maxTxid: txid,
-        timestamp: this.#now(),
-      }),
-      walOffset: 32,
-      walSize: map ? map.endOffset - 32 : 0,
-      walSalt1: header?.salt1 ?? 0,
-      walSalt2: header?.salt2 ?? 0,
-    };
+    const ltxHeader = noChecksumHeader(
+      { pageSize: this.#pageSize, commit, minTxid: txid, maxTxid: txid, timestamp: this.#now() },
+      {
+        walOffset: 32,
+        walSize: map ? map.endOffset - 32 : 0,
+        walSalt1: header?.salt1 ?? 0,
+        walSalt2: header?.salt2 ?? 0,
+      },
+    );
     const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
-    const file = await this.#writeFile(0, ltxHeader, allPages(commit, this.#pageSize), (p) => source.read(p));
+    const file = await this.#writeFile(0, ltxHeader, allPages(commit, this.#pageSize), source);
     this.#snapshotReason = null;
     await this.#advance(ltxHeader, wal, map && map.endOffset > 32 ? map.endOffset : 0);
     return file;
@@ -303,21 +298,12 @@ export class Database {
     }
     pgnos.sort((a, b) => a - b);
     const txid = this.#nextTxid();
-    const ltxHeader: LtxHeader = {
-      ...noChecksumHeader({
-        pageSize: this.#pageSize,
-        commit: map.commit,
-        minTxid: txid,
-        maxTxid: txid,
-        timestamp: this.#now(),
-      }),
-      walOffset: offset,
-      walSize: map.endOffset - offset,
-      walSalt1: header.salt1,
-      walSalt2: header.salt2,
-    };
+    const ltxHeader = noChecksumHeader(
+      { pageSize: this.#pageSize, commit: map.commit, minTxid: txid, maxTxid: txid, timestamp: this.#now() },
+      { walOffset: offset, walSize: map.endOffset - offset, walSalt1: header.salt1, walSalt2: header.salt2 },
+    );
     const source = new PageSource(this.#dbFile, wal, map.pages, this.#pageSize);
-    const file = await this.#writeFile(0, ltxHeader, pgnos, (p) => source.read(p));
+    const file = await this.#writeFile(0, ltxHeader, pgnos, source);
     await this.#advance(ltxHeader, wal, map.endOffset);
     return { file, limited: map.limited };
   }
@@ -326,12 +312,12 @@ export class Database {
     level: number,
     header: LtxHeader,
     pgnos: Iterable<number>,
-    read: (pgno: number) => Promise<Uint8Array>,
+    source: PageSource,
   ): Promise<LtxFileInfo> {
     const name = ltxFileName(header.minTxid, header.maxTxid);
     const size = await writeLocalFile(this.local, level, name, header.timestamp, async (sink) => {
       const encoder = new LtxEncoder(sink, header);
-      for (const pgno of pgnos) await encoder.encodePage(pgno, await read(pgno));
+      for (const pgno of pgnos) await encoder.encodePage(pgno, await source.read(pgno));
       await encoder.finish();
     });
     return {
@@ -345,7 +331,6 @@ export class Database {
 
   async #advance(header: LtxHeader, wal: Deno.FsFile | null, endOffset: number): Promise<void> {
     this.#position = header;
-    this.#minNextTxid = header.maxTxid + 1n;
     this.#continuous = this.#control.readLockHeld;
     this.#lastFrame = null;
     if (wal && endOffset > 32) {
@@ -369,21 +354,21 @@ export class Database {
     const walBytes = (frames: number) => 32 + (24 + this.#pageSize) * frames;
     const o = this.#options;
     if (o.truncatePageCount > 0 && synced >= walBytes(o.truncatePageCount)) {
-      const result = await this.#checkpoint("PASSIVE");
+      const result = await this.#passiveCheckpoint();
       if (result && !result.busy && result.logFrames === result.checkpointedFrames) return;
       await this.#truncateCheckpoint();
     } else if (synced >= walBytes(o.minCheckpointPageCount)) {
-      await this.#checkpoint("PASSIVE");
+      await this.#passiveCheckpoint();
     } else if (
       o.checkpointIntervalMs > 0 && this.#now() - this.#lastCheckpointAt >= o.checkpointIntervalMs &&
       synced > walBytes(1)
     ) {
-      await this.#checkpoint("PASSIVE");
+      await this.#passiveCheckpoint();
     }
   }
 
   /** PASSIVE under a write barrier: nothing commits between the final copy and the checkpoint. */
-  async #checkpoint(mode: "PASSIVE") {
+  async #passiveCheckpoint() {
     if (!this.#control.tryBeginBarrier()) {
       this.#logger.debug("checkpoint skipped: writer busy", { db: this.path });
       return null;
@@ -392,13 +377,13 @@ export class Database {
       await this.#syncToEnd();
       this.#control.releaseReadLock();
       try {
-        const result = this.#control.checkpoint(mode);
+        const result = this.#control.checkpoint("PASSIVE");
         this.#lastCheckpointAt = this.#now();
         const position = this.#position!;
         this.#checkpointedThrough = position.walOffset + position.walSize;
         this.#logger.debug("checkpoint", {
           db: this.path,
-          mode,
+          mode: "PASSIVE",
           busy: result.busy,
           frames: result.logFrames,
         });

@@ -50,14 +50,14 @@ export async function restoreToFile(
   const tmp = `${outPath}.tmp`;
   await removeIfExists(tmp);
   const fetched = new Map<number, Promise<Uint8Array>>();
+  let nextToFetch = 0;
   const prefetch = (upTo: number) => {
-    for (let i = 0; i < plan.length && i <= upTo; i++) {
-      const file = plan[i]!;
-      if (!fetched.has(i) && file.sizeBytes <= prefetchMaxBytes) {
-        const p = readAllBytes(openResumable(store, file, { signal }));
-        p.catch(() => {}); // observed when its turn comes
-        fetched.set(i, p);
-      }
+    for (; nextToFetch < plan.length && nextToFetch <= upTo; nextToFetch++) {
+      const file = plan[nextToFetch]!;
+      if (file.sizeBytes > prefetchMaxBytes) continue; // streamed when its turn comes
+      const p = readAllBytes(openResumable(store, file, { signal }));
+      p.catch(() => {}); // observed when its turn comes
+      fetched.set(nextToFetch, p);
     }
   };
   let pageSize = 0;
@@ -85,7 +85,6 @@ export async function restoreToFile(
       }
       if (i === 0) {
         pageSize = header.pageSize;
-        written = new Uint8Array(Math.ceil((header.commit + 1) / 8));
       } else if (header.pageSize !== pageSize) {
         await decoder.cancel();
         throw new CorruptionError(

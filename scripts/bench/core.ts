@@ -7,15 +7,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { decodeHeader } from "../../lib/ltx/header.ts";
 import { readPageMap, readWalHeader } from "../../lib/sqlite/mod.ts";
-
-const MAIN = join(new URL("../..", import.meta.url).pathname, "main.ts");
-const PERMS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys=hostname,osRelease",
-  "--allow-net=127.0.0.1",
-];
+import { walshipArgs } from "../../tests/helpers/cli.ts";
 
 export interface Figure {
   name: string;
@@ -28,7 +20,7 @@ export interface Figure {
 
 function walship(args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...PERMS, MAIN, ...args],
+    args: walshipArgs(args),
     stdout: "null",
     stderr: "null",
   }).spawn();
@@ -160,41 +152,20 @@ export async function benchRestore(sizeMiB: number): Promise<Figure[]> {
     if (!out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
     return performance.now() - t0;
   };
+  const restoreArgs = ["restore", "-o", join(dir, "out.db"), replica];
   const cpMs: number[] = [];
   const restoreMs: number[] = [];
   for (let i = 0; i < 3; i++) {
     cpMs.push(await timeIt(["cp", dbPath, join(dir, "copy.db")], join(dir, "copy.db")));
     restoreMs.push(
-      await timeIt([
-        Deno.execPath(),
-        "run",
-        "--quiet",
-        ...PERMS,
-        MAIN,
-        "restore",
-        "-o",
-        join(dir, "out.db"),
-        replica,
-      ], join(dir, "out.db")),
+      await timeIt([Deno.execPath(), ...walshipArgs(restoreArgs)], join(dir, "out.db")),
     );
   }
   let peak = 0;
   {
     await Deno.remove(join(dir, "out.db")).catch(() => {});
     const child = new Deno.Command("/usr/bin/time", {
-      args: [
-        "-f",
-        "%M",
-        Deno.execPath(),
-        "run",
-        "--quiet",
-        ...PERMS,
-        MAIN,
-        "restore",
-        "-o",
-        join(dir, "out.db"),
-        replica,
-      ],
+      args: ["-f", "%M", Deno.execPath(), ...walshipArgs(restoreArgs)],
       stdout: "null",
       stderr: "piped",
     });

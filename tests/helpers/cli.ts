@@ -16,9 +16,14 @@ export interface RunResult {
   stderr: string;
 }
 
+/** `deno` arguments that run walship's main.ts with `args`, as the shipped task does (net: loopback only). */
+export function walshipArgs(args: string[]): string[] {
+  return ["run", "--quiet", ...PERMISSIONS, MAIN, ...args];
+}
+
 export function walshipCommand(args: string[], env: Record<string, string> = {}): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...PERMISSIONS, MAIN, ...args],
+    args: walshipArgs(args),
     env: { AWS_EC2_METADATA_DISABLED: "true", NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
