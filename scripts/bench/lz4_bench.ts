@@ -19,7 +19,7 @@ import { crcUpdateJs } from "../../lib/ltx/_crc_js.ts";
 import { kernelCrc, kernelDecompress, kernelOutput } from "../../lib/ltx/_kernels.ts";
 import { LtxDecoder } from "../../lib/ltx/decoder.ts";
 import { LtxEncoder } from "../../lib/ltx/encoder.ts";
-import { HEADER_FLAG_NO_CHECKSUM, lockPgno } from "../../lib/ltx/header.ts";
+import { lockPgno, noChecksumHeader } from "../../lib/ltx/header.ts";
 
 const PACKAGES = {
   lz4js: "npm:lz4js@0.2.0",
@@ -295,20 +295,7 @@ async function benchRestore(mib: number): Promise<void> {
     {
       using ltx = await Deno.open(ltxPath, { write: true, create: true });
       using db = await Deno.open(dbPath, { write: true, create: true });
-      const header = {
-        flags: HEADER_FLAG_NO_CHECKSUM,
-        pageSize,
-        commit,
-        minTxid: 1n,
-        maxTxid: 1n,
-        timestamp: Date.now(),
-        preApplyChecksum: 0n,
-        walOffset: 0,
-        walSize: 0,
-        walSalt1: 0,
-        walSalt2: 0,
-        nodeId: 0n,
-      };
+      const header = noChecksumHeader({ pageSize, commit, minTxid: 1n, maxTxid: 1n, timestamp: Date.now() });
       const enc = new LtxEncoder(async (chunk) => void await ltx.write(chunk), header);
       const pool = makePages(pageSize, 1024);
       for (let pgno = 1; pgno <= commit; pgno++) {
