@@ -6,6 +6,8 @@
 import { LtxDecoder } from "../ltx/decoder.ts";
 import type { LtxHeader } from "../ltx/header.ts";
 import { FileStore } from "../storage/file.ts";
+import type { LtxFileInfo } from "../storage/store.ts";
+import { ltxFileName } from "../ltx/txid.ts";
 import { basename, dirname, join } from "node:path";
 import { BufferedFileWriter, removeIfExists, syncDir, tempPathFor } from "../util/fs.ts";
 
@@ -19,10 +21,9 @@ export class LocalStore extends FileStore {
     super(metaPath);
   }
 
-  /** Removes temp files a crash left behind. */
+  /** Removes temp files a crash left behind (partial LTX files, compaction scratch files). */
   async removeLeftovers(): Promise<void> {
-    for (const level of [0, 9]) {
-      const dir = join(this.root, "ltx", String(level));
+    for (const dir of [join(this.root, "ltx", "0"), join(this.root, "ltx", "9"), join(this.root, "tmp")]) {
       try {
         for await (const entry of Deno.readDir(dir)) {
           if (entry.name.endsWith(".tmp")) await removeIfExists(join(dir, entry.name));
@@ -30,6 +31,21 @@ export class LocalStore extends FileStore {
       } catch (err) {
         if (!(err instanceof Deno.errors.NotFound)) throw err;
       }
+    }
+  }
+
+  /**
+   * A local copy of a replica file, or null when there is none or its size differs (then it is not
+   * the same file: the replica's copy wins).
+   */
+  async openCopy(file: LtxFileInfo): Promise<ReadableStream<Uint8Array> | null> {
+    const path = join(this.root, "ltx", String(file.level), ltxFileName(file.minTxid, file.maxTxid));
+    const info = await Deno.stat(path).catch(() => null);
+    if (!info || info.size !== file.sizeBytes) return null;
+    try {
+      return await this.open(file);
+    } catch {
+      return null; // pruned since the stat
     }
   }
 

@@ -6,6 +6,7 @@ import { formatTxid } from "../ltx/txid.ts";
 import { type LtxFileInfo, type ReplicaStore, SNAPSHOT_LEVEL } from "../storage/store.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import type { Database } from "./database.ts";
+import { openLazily } from "../util/streams.ts";
 
 /** Levels a replica position is read from: L0, the compaction levels and the snapshot level. */
 const POSITION_LEVELS = [0, 1, 2, 3, 4, 5, 6, 7, 8, SNAPSHOT_LEVEL];
@@ -119,20 +120,4 @@ export class Replica {
       bytes: file.sizeBytes,
     });
   }
-}
-
-/** A stream that opens its source on first pull, so a WriteBody can be re-opened per attempt. */
-export function openLazily(open: () => Promise<ReadableStream<Uint8Array>>): ReadableStream<Uint8Array> {
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      reader ??= (await open()).getReader();
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    async cancel(reason) {
-      await reader?.cancel(reason);
-    },
-  });
 }

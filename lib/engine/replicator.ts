@@ -1,11 +1,18 @@
 /**
  * Runs one database and its replicas: copies the WAL every monitor interval, ships to each replica every
- * sync interval with its own backoff, prunes local files every replica has, and syncs once more on stop.
+ * sync interval with its own backoff, compacts, snapshots and prunes each replica in the background,
+ * prunes local files every replica has, and syncs once more on stop.
  */
+import { join } from "node:path";
+import { formatTxid } from "../ltx/txid.ts";
+import type { LtxFileInfo } from "../storage/store.ts";
+import { SNAPSHOT_LEVEL } from "../storage/store.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import type { Database } from "./database.ts";
+import { ReplicaMaintenance } from "./maintenance.ts";
 import type { Replica } from "./replica.ts";
+import { alignDown, DEFAULT_SCHEDULE, type MaintenanceSchedule } from "./schedule.ts";
 
 export interface ReplicatorOptions {
   /** How often the WAL is read. @default 1000 */
@@ -16,20 +23,39 @@ export interface ReplicatorOptions {
   maxBackoffMs?: number;
   /** Time the final sync on shutdown may take, retries included. @default 30000 */
   shutdownSyncTimeoutMs?: number;
+  /** Compaction levels, snapshots and retention. @default DEFAULT_SCHEDULE */
+  schedule?: MaintenanceSchedule;
   logger?: Logger;
+  /** Clock in ms, injectable for tests. @default Date.now */
+  now?: () => number;
 }
 
 interface ReplicaState {
   replica: Replica;
+  maintenance: ReplicaMaintenance;
   nextAttemptAt: number;
   failures: number;
+  maintenanceRetryAt: number;
+  maintenanceFailures: number;
+}
+
+export interface SyncOnceOptions {
+  /** Also give every replica a full L9 snapshot of the current position. */
+  forceSnapshot?: boolean;
+  /** Also apply the retention policy to every replica. */
+  enforceRetention?: boolean;
 }
 
 export class Replicator {
   readonly db: Database;
   #states: ReplicaState[];
-  #o: Required<Omit<ReplicatorOptions, "logger">>;
+  #o: Required<Omit<ReplicatorOptions, "logger" | "now">>;
   #logger: Logger;
+  #now: () => number;
+  #maintaining: Promise<void> | null = null;
+  #maintenanceAbort = new AbortController();
+  /** The last snapshot boundary checked; null until the first check after start. */
+  #snapshotBoundary: number | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> | null = null;
   #stopping = false;
@@ -39,14 +65,34 @@ export class Replicator {
 
   constructor(db: Database, replicas: Replica[], options: ReplicatorOptions = {}) {
     this.db = db;
-    this.#states = replicas.map((replica) => ({ replica, nextAttemptAt: 0, failures: 0 }));
     this.#o = {
       monitorIntervalMs: options.monitorIntervalMs ?? 1000,
       syncIntervalMs: options.syncIntervalMs ?? 1000,
       maxBackoffMs: options.maxBackoffMs ?? 30_000,
       shutdownSyncTimeoutMs: options.shutdownSyncTimeoutMs ?? 30_000,
+      schedule: options.schedule ?? DEFAULT_SCHEDULE,
     };
+    this.#now = options.now ?? Date.now;
     this.#logger = (options.logger ?? silentLogger).with({ db: db.path });
+    this.#states = replicas.map((replica) => ({
+      replica,
+      maintenance: new ReplicaMaintenance(replica.store, {
+        schedule: this.#o.schedule,
+        scratchDir: join(db.local.root, "tmp"),
+        openLocal: (file) => db.local.openCopy(file),
+        now: this.#now,
+        logger: this.#logger.with({ replica: replica.name }),
+      }),
+      nextAttemptAt: 0,
+      failures: 0,
+      maintenanceRetryAt: 0,
+      maintenanceFailures: 0,
+    }));
+  }
+
+  /** Per replica maintenance, for status and tests. */
+  get maintenance(): ReplicaMaintenance[] {
+    return this.#states.map((s) => s.maintenance);
   }
 
   get replicas(): Replica[] {
@@ -71,29 +117,42 @@ export class Replicator {
   }
 
   /**
-   * One WAL copy and one shipment to every replica, errors thrown: `replicate -once`. With
-   * `forceSnapshot`, every replica also gets a full L9 snapshot of the current position.
+   * One WAL copy, one shipment to every replica and the compactions due, errors thrown:
+   * `replicate -once`, and one step of a test with a fake clock.
    */
-  async syncOnce(options: { forceSnapshot?: boolean } = {}): Promise<void> {
+  async syncOnce(options: SyncOnceOptions = {}): Promise<void> {
     await this.#readPositions(true);
     await this.db.sync();
     for (const state of this.#states) await state.replica.sync();
-    if (options.forceSnapshot) {
-      const snapshot = await this.db.snapshot();
-      if (snapshot) {
-        for (const state of this.#states) await state.replica.upload(snapshot);
-        await this.db.local.remove([snapshot]);
-      }
+    if (options.forceSnapshot) await this.#snapshotTo(this.#states);
+    else await this.#snapshotIfDue();
+    for (const state of this.#states) {
+      await state.maintenance.runDue(undefined, { retention: options.enforceRetention ?? false });
     }
     await this.#pruneLocal();
     await this.db.checkpointIfNeeded();
+  }
+
+  /** Uploads one new L9 snapshot of the current position to each of `states`. */
+  async #snapshotTo(states: ReplicaState[], signal?: AbortSignal): Promise<LtxFileInfo | null> {
+    const snapshot = await this.db.snapshot();
+    if (!snapshot) return null;
+    try {
+      for (const state of states) await state.replica.upload(snapshot, signal);
+    } finally {
+      await this.db.local.remove([snapshot]);
+    }
+    this.#logger.info("snapshot", { txid: formatTxid(snapshot.maxTxid), bytes: snapshot.sizeBytes });
+    return snapshot;
   }
 
   /** Stops the loop, copies and ships what is left (retrying until the shutdown timeout), closes the database. */
   async stop(signal?: AbortSignal): Promise<boolean> {
     this.#stopping = true;
     clearTimeout(this.#timer);
+    this.#maintenanceAbort.abort();
     await this.#running;
+    await this.#maintaining;
     const deadline = Date.now() + this.#o.shutdownSyncTimeoutMs;
     let clean = false;
     try {
@@ -172,6 +231,62 @@ export class Replicator {
     await this.db.checkpointIfNeeded().catch((err) =>
       this.#logger.warn("checkpoint failed", { error: errorMessage(err) })
     );
+    // Compaction and snapshots run beside the loop, so a long merge never delays shipping.
+    if (!this.#maintaining && !this.#stopping) {
+      this.#maintaining = this.#maintain(this.#maintenanceAbort.signal).finally(() => {
+        this.#maintaining = null;
+      });
+    }
+  }
+
+  /** Waits for background maintenance started by the loop (tests step a fake clock with this). */
+  async idle(): Promise<void> {
+    await this.#running;
+    await this.#maintaining;
+  }
+
+  async #maintain(signal: AbortSignal): Promise<void> {
+    try {
+      await this.#snapshotIfDue(signal);
+    } catch (err) {
+      if (!signal.aborted) this.#logger.error("snapshot failed", { error: errorMessage(err) });
+    }
+    for (const state of this.#states) {
+      if (signal.aborted) return;
+      if (this.#now() < state.maintenanceRetryAt) continue;
+      try {
+        await state.maintenance.runDue(signal);
+        state.maintenanceFailures = 0;
+      } catch (err) {
+        if (signal.aborted) return;
+        state.maintenanceFailures++;
+        state.maintenanceRetryAt = this.#now() + this.#backoff(state.maintenanceFailures);
+        if (state.maintenanceFailures === 1 || state.maintenanceFailures % 10 === 0) {
+          this.#logger.error("compaction or retention failed", {
+            replica: state.replica.name,
+            error: errorMessage(err),
+          });
+        }
+      }
+    }
+  }
+
+  /**
+   * At each snapshot boundary (and once at start), a replica whose newest snapshot predates the boundary
+   * and is behind the database gets a new one. With no snapshot at all, the first comes at a boundary.
+   */
+  async #snapshotIfDue(signal?: AbortSignal): Promise<void> {
+    const boundary = alignDown(this.#now(), this.#o.schedule.snapshotIntervalMs);
+    const atStart = this.#snapshotBoundary === null;
+    if (!atStart && boundary <= this.#snapshotBoundary!) return;
+    const due: ReplicaState[] = [];
+    for (const state of this.#states) {
+      const newest = (await state.replica.store.list(SNAPSHOT_LEVEL, signal)).at(-1);
+      if (newest && newest.maxTxid >= this.db.txid) continue;
+      if (newest ? newest.createdAt <= boundary : !atStart) due.push(state);
+    }
+    this.#snapshotBoundary = boundary;
+    if (due.length > 0) await this.#snapshotTo(due, signal);
   }
 
   #fail(state: ReplicaState, err: unknown): void {
@@ -188,12 +303,20 @@ export class Replicator {
     return Math.min(this.#o.syncIntervalMs * 2 ** (failures - 1), this.#o.maxBackoffMs);
   }
 
-  /** Removes local L0 files every replica holds, keeping the newest: it is the replication position. */
+  /**
+   * Removes local L0 files every replica holds (and has compacted into L1, so compaction reads them
+   * locally), keeping the newest: it is the replication position.
+   */
   async #pruneLocal(): Promise<void> {
     let min: bigint | null = null;
-    for (const { replica } of this.#states) {
-      if (replica.position === null) return;
-      if (min === null || replica.position < min) min = replica.position;
+    for (const { replica, maintenance } of this.#states) {
+      let held = replica.position;
+      if (maintenance.compactsL0) {
+        const l1 = maintenance.l1MaxTxid;
+        held = held === null || l1 === null ? null : (l1 < held ? l1 : held);
+      }
+      if (held === null) return;
+      if (min === null || held < min) min = held;
     }
     if (min === null) return;
     const files = await this.db.local.list(0);

@@ -13,6 +13,7 @@ import { CorruptionError, WalshipError } from "../util/errors.ts";
 import { removeIfExists, syncDir } from "../util/fs.ts";
 import { dirname } from "node:path";
 import { openResumable } from "./resumable.ts";
+import { bytesStream, readAllBytes } from "../util/streams.ts";
 
 export type IntegrityCheck = "none" | "quick" | "full";
 
@@ -180,19 +181,6 @@ async function checkIntegrity(path: string, mode: "quick" | "full"): Promise<voi
 
 function describe(store: Pick<ReplicaStore, "describe">, file: LtxFileInfo): string {
   return `${store.describe()} L${file.level} ${formatTxid(file.minTxid)}-${formatTxid(file.maxTxid)}`;
-}
-
-async function readAllBytes(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(c) {
-      c.enqueue(bytes);
-      c.close();
-    },
-  });
 }
 
 /** Refuses to overwrite unless forced: a directory never, a non-empty file or SQLite sidecars only with `force`. The old file stays until the new one is complete. */

@@ -2,6 +2,7 @@
  * The replica store contract. Adapters map these five calls onto a filesystem or an SDK and turn native
  * errors into StorageError/NotFoundError; retries, limits and logging wrap a store from outside.
  */
+import { bytesStream } from "../util/streams.ts";
 
 /** Names one LTX file in a replica. */
 export interface LtxFileRef {
@@ -55,16 +56,7 @@ export function compareLtxFiles(a: LtxFileRef, b: LtxFileRef): number {
   return 0;
 }
 
-/** A byte stream over a whole in-memory buffer. */
+/** A body over a whole in-memory buffer. */
 export function bytesBody(bytes: Uint8Array): WriteBody {
-  return {
-    sizeBytes: bytes.length,
-    open: () =>
-      new ReadableStream({
-        start(controller) {
-          controller.enqueue(bytes);
-          controller.close();
-        },
-      }),
-  };
+  return { sizeBytes: bytes.length, open: () => bytesStream(bytes) };
 }

@@ -1,0 +1,122 @@
+/**
+ * Keeps one replica small and fast to restore: compacts each level into the next once per interval
+ * boundary, and applies retention. Works only through the store (plus optional local copies of L0
+ * files), so it is the same for file, S3 and Azure replicas.
+ */
+import { formatTxid } from "../ltx/txid.ts";
+import type { LtxFileInfo, ReplicaStore } from "../storage/store.ts";
+import { type Logger, silentLogger } from "../util/log.ts";
+import { compactInto, type CompactOptions } from "./compactor.ts";
+import { listAllLevels } from "./restore_plan.ts";
+import { filesToRemove } from "./retention.ts";
+import { alignDown, type MaintenanceSchedule } from "./schedule.ts";
+
+export interface MaintenanceOptions {
+  schedule: MaintenanceSchedule;
+  /** Where merged files wait for upload. */
+  scratchDir: string;
+  openLocal?: CompactOptions["openLocal"];
+  now?: () => number;
+  logger?: Logger;
+}
+
+export interface MaintenanceResult {
+  compacted: LtxFileInfo[];
+  removed: LtxFileInfo[];
+}
+
+export class ReplicaMaintenance {
+  readonly store: ReplicaStore;
+  #o: MaintenanceOptions;
+  #now: () => number;
+  #logger: Logger;
+  /** Per level (index 0 = L1): the last boundary already handled. */
+  #handled: number[];
+  #nextRetentionAt = 0;
+  /** The highest TXID in L1 as last seen, or null before the first look. */
+  l1MaxTxid: bigint | null = null;
+
+  constructor(store: ReplicaStore, options: MaintenanceOptions) {
+    this.store = store;
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#logger = options.logger ?? silentLogger;
+    this.#handled = options.schedule.levelIntervalsMs.map(() => -Infinity);
+  }
+
+  get compactsL0(): boolean {
+    return this.#o.schedule.levelIntervalsMs.length > 0;
+  }
+
+  /**
+   * Compactions whose boundary has passed, lowest level first, then retention if enabled and due
+   * (`retention: false` skips it, as `replicate -once` does without `-enforce-retention`).
+   */
+  async runDue(signal?: AbortSignal, options: { retention?: boolean } = {}): Promise<MaintenanceResult> {
+    const compacted: LtxFileInfo[] = [];
+    const intervals = this.#o.schedule.levelIntervalsMs;
+    for (let i = 0; i < intervals.length; i++) {
+      const boundary = alignDown(this.#now(), intervals[i]!);
+      if (boundary <= this.#handled[i]!) continue;
+      compacted.push(...await this.compactLevel(i + 1, boundary, signal));
+      this.#handled[i] = boundary;
+    }
+    let removed: LtxFileInfo[] = [];
+    const now = this.#now();
+    const retentionDue = compacted.length > 0 || now >= this.#nextRetentionAt;
+    if (this.#o.schedule.retentionEnabled && (options.retention ?? true) && retentionDue) {
+      removed = await this.enforceRetention(signal);
+      this.#nextRetentionAt = now + this.#o.schedule.retentionCheckIntervalMs;
+    }
+    return { compacted, removed };
+  }
+
+  /**
+   * Merges the files of `level - 1` past the end of `level` into it. With a `boundary`, waits while the
+   * level's newest file is younger than it, so each level compacts once per interval.
+   */
+  async compactLevel(level: number, boundary?: number, signal?: AbortSignal): Promise<LtxFileInfo[]> {
+    const [dst, src] = await Promise.all([
+      this.store.list(level, signal),
+      this.store.list(level - 1, signal),
+    ]);
+    const newest = dst.reduce<LtxFileInfo | null>(
+      (m, f) => (m === null || f.maxTxid > m.maxTxid ? f : m),
+      null,
+    );
+    const dstMax = newest?.maxTxid ?? 0n;
+    if (level === 1) this.l1MaxTxid = dstMax;
+    if (boundary !== undefined && newest && newest.createdAt > boundary) return [];
+    const written = await compactInto(this.store, src, dstMax, level, {
+      scratchDir: this.#o.scratchDir,
+      openLocal: level === 1 ? this.#o.openLocal : undefined,
+      signal,
+    });
+    for (const file of written) {
+      this.#logger.info("compacted", {
+        level,
+        txid: `${formatTxid(file.minTxid)}-${formatTxid(file.maxTxid)}`,
+        bytes: file.sizeBytes,
+      });
+    }
+    if (level === 1 && written.length > 0) this.l1MaxTxid = written.at(-1)!.maxTxid;
+    return written;
+  }
+
+  /** Removes what the retention policy no longer needs (see retention.ts). */
+  async enforceRetention(signal?: AbortSignal): Promise<LtxFileInfo[]> {
+    const levels = await listAllLevels(this.store, signal);
+    const compactionLevels = this.#o.schedule.levelIntervalsMs.map((_, i) => i + 1);
+    const remove = filesToRemove(levels, this.#now(), this.#o.schedule.retention, compactionLevels);
+    if (remove.length > 0) {
+      await this.store.remove(remove, signal);
+      const byLevel = new Map<number, number>();
+      for (const f of remove) byLevel.set(f.level, (byLevel.get(f.level) ?? 0) + 1);
+      this.#logger.info("retention removed files", {
+        files: remove.length,
+        levels: [...byLevel].map(([l, n]) => `L${l}:${n}`).join(","),
+      });
+    }
+    return remove;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Which remote files a replica may delete: pure decisions over listings, so every rule is testable with
+ * a fixed clock. Snapshots are kept by time (`snapshot.retention`) or by a restic-style keep policy; the
+ * compaction levels keep what a point-in-time restore inside the retention window still needs; L0 files
+ * go once compacted and older than `l0-retention`.
+ */
+import { type LtxFileInfo, SNAPSHOT_LEVEL } from "../storage/store.ts";
+
+/** restic-style rules (*walship*): each keeps the newest snapshot of that many distinct periods, UTC. */
+export interface KeepPolicy {
+  last?: number;
+  hourly?: number;
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+}
+
+export interface RetentionPolicy {
+  /** Every moment this far back stays restorable. @default 24h */
+  snapshotRetentionMs: number;
+  /** L0 files this young are kept even once compacted. @default 5m */
+  l0RetentionMs: number;
+  keep: KeepPolicy;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  snapshotRetentionMs: 24 * 3600_000,
+  l0RetentionMs: 5 * 60_000,
+  keep: {},
+};
+
+export interface SnapshotDecision {
+  keep: LtxFileInfo[];
+  remove: LtxFileInfo[];
+  /**
+   * The oldest snapshot a point-in-time restore of the window starts from: the newest one created at or
+   * before the window's start, or the oldest inside it. Level files up to its TXID are no longer needed.
+   */
+  base: LtxFileInfo | null;
+}
+
+function newestFirst(a: LtxFileInfo, b: LtxFileInfo): number {
+  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
+  return a.maxTxid > b.maxTxid ? -1 : a.maxTxid < b.maxTxid ? 1 : 0;
+}
+
+/** Period keys for the keep policy: equal keys mean the same hour, day, ISO week or month (UTC). */
+const PERIODS: Record<Exclude<keyof KeepPolicy, "last">, (ms: number) => string> = {
+  hourly: (ms) => new Date(ms).toISOString().slice(0, 13),
+  daily: (ms) => new Date(ms).toISOString().slice(0, 10),
+  weekly: isoWeek,
+  monthly: (ms) => new Date(ms).toISOString().slice(0, 7),
+};
+
+function isoWeek(ms: number): string {
+  const d = new Date(ms);
+  const day = (d.getUTCDay() + 6) % 7; // Monday = 0
+  const thursday = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() - day + 3);
+  const year = new Date(thursday).getUTCFullYear();
+  const week = Math.floor((thursday - Date.UTC(year, 0, 1)) / (7 * 86400_000)) + 1;
+  return `${year}-W${week}`;
+}
+
+/**
+ * Splits snapshots into kept and removable. A snapshot is kept when any rule keeps it: it is the newest;
+ * it is younger than the retention; it is the window's base; or a keep rule selects it.
+ */
+export function decideSnapshots(
+  snapshots: LtxFileInfo[],
+  now: number,
+  policy: RetentionPolicy,
+): SnapshotDecision {
+  const sorted = [...snapshots].sort(newestFirst);
+  const kept = new Set<LtxFileInfo>();
+  if (sorted[0]) kept.add(sorted[0]);
+  const windowStart = now - policy.snapshotRetentionMs;
+  let base: LtxFileInfo | null = null;
+  for (const s of sorted) {
+    kept.add(s);
+    base = s;
+    if (s.createdAt <= windowStart) break;
+  }
+  sorted.slice(0, policy.keep.last ?? 0).forEach((s) => kept.add(s));
+  for (const [rule, periodOf] of Object.entries(PERIODS)) {
+    const count = policy.keep[rule as keyof typeof PERIODS] ?? 0;
+    const seen = new Set<string>();
+    for (const s of sorted) {
+      if (seen.size >= count) break;
+      const period = periodOf(s.createdAt);
+      if (seen.has(period)) continue;
+      seen.add(period);
+      kept.add(s);
+    }
+  }
+  return { keep: sorted.filter((s) => kept.has(s)), remove: sorted.filter((s) => !kept.has(s)), base };
+}
+
+/**
+ * Every remote file retention removes. `levels` maps each level to its files in TXID order;
+ * `compactionLevels` are the configured levels above 0 (L0 files wait for L1 when it exists).
+ */
+export function filesToRemove(
+  levels: Map<number, LtxFileInfo[]>,
+  now: number,
+  policy: RetentionPolicy,
+  compactionLevels: number[],
+): LtxFileInfo[] {
+  const { remove, base } = decideSnapshots(levels.get(SNAPSHOT_LEVEL) ?? [], now, policy);
+  const out = [...remove];
+  const floor = base?.maxTxid ?? 0n;
+  for (let level = 0; level < SNAPSHOT_LEVEL; level++) {
+    const files = levels.get(level) ?? [];
+    // The newest file of a level stays: it is where compaction into the next level continues.
+    const candidates = files.slice(0, -1);
+    const covered = new Set(candidates.filter((f) => f.maxTxid <= floor));
+    if (level === 0 && compactionLevels.includes(1)) {
+      const l1Max = (levels.get(1) ?? []).reduce((m, f) => (f.maxTxid > m ? f.maxTxid : m), 0n);
+      // Stop at the first file still needed, so the L0 files left are a contiguous tail.
+      for (const f of candidates) {
+        if (f.maxTxid > l1Max || now - f.createdAt < policy.l0RetentionMs) break;
+        covered.add(f);
+      }
+    }
+    out.push(...candidates.filter((f) => covered.has(f)));
+  }
+  return out;
+}
