@@ -3,10 +3,11 @@ import type { Command } from "./lib/cli/command.ts";
 import { ltxCommand } from "./lib/cli/ltx.ts";
 import { replicateCommand } from "./lib/cli/replicate.ts";
 import { restoreCommand } from "./lib/cli/restore.ts";
+import { snapshotCommand } from "./lib/cli/snapshot.ts";
 import { versionCommand } from "./lib/cli/version.ts";
 import { UsageError, WalshipError } from "./lib/util/errors.ts";
 
-const COMMANDS: Command[] = [replicateCommand, restoreCommand, ltxCommand, versionCommand];
+const COMMANDS: Command[] = [replicateCommand, restoreCommand, snapshotCommand, ltxCommand, versionCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

@@ -5,6 +5,8 @@ import { Replica } from "../engine/replica.ts";
 import { Replicator } from "../engine/replicator.ts";
 import { parseReplicaUrl } from "../config/replica_url.ts";
 import { openReplicaStore } from "../storage/open.ts";
+import type { ReplicaStore } from "../storage/store.ts";
+import { takeReplicateLock } from "../engine/state_lock.ts";
 import { UsageError } from "../util/errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { Logger } from "../util/log.ts";
@@ -14,7 +16,8 @@ import { LOG_FLAGS, loggerFromFlags, onShutdownSignal } from "./common.ts";
 
 const FLAGS = {
   once: { type: "boolean", description: "sync once to every replica, then exit" },
-  "force-snapshot": { type: "boolean", description: "with -once: write a full snapshot first" },
+  "force-snapshot": { type: "boolean", description: "with -once: also write a full snapshot" },
+  "enforce-retention": { type: "boolean", description: "with -once: also apply the retention policy" },
   "sync-interval": {
     type: "string",
     valueName: "DURATION",
@@ -50,6 +53,11 @@ ${formatFlags(FLAGS)}`,
       );
     }
     if (flags["force-snapshot"] && !flags.once) throw new UsageError("-force-snapshot works only with -once");
+    if (flags["enforce-retention"] && !flags.once) {
+      throw new UsageError("-enforce-retention works only with -once", {
+        hint: "a running replicate applies retention by itself",
+      });
+    }
     const logger: Logger = loggerFromFlags(flags);
     const [dbPath, ...urls] = positionals as [string, ...string[]];
     const stores = urls.map((u) => openReplicaStore(parseReplicaUrl(u)));
@@ -60,25 +68,50 @@ ${formatFlags(FLAGS)}`,
       ? parseDuration(flags["monitor-interval"], "-monitor-interval")
       : Math.min(1000, syncIntervalMs);
     const db = await Database.open(dbPath, { logger });
-    const replicas = stores.map((s) => new Replica(db, s, { logger }));
-    const replicator = new Replicator(db, replicas, { syncIntervalMs, monitorIntervalMs, logger });
-    if (flags.once) {
-      try {
-        await replicator.syncOnce({ forceSnapshot: flags["force-snapshot"] ?? false });
-      } finally {
-        await db.close();
-      }
-      logger.info("synced once", { db: dbPath, txid: formatTxid(db.txid) });
-      return 0;
+    let lock;
+    try {
+      lock = await takeReplicateLock(db.local.root, dbPath);
+    } catch (err) {
+      await db.close();
+      throw err;
     }
-    logger.info("replicating", { db: dbPath, replicas: stores.map((s) => s.describe()).join(",") });
-    await replicator.start();
-    const { signal, stopped } = onShutdownSignal(logger);
-    await stopped;
-    const clean = await replicator.stop(signal);
-    logger.info(clean ? "stopped after final sync" : "stopped; some files were not shipped", {
-      txid: formatTxid(db.txid),
-    });
-    return clean ? 0 : 1;
+    try {
+      return await runReplicator(db, stores, flags, { syncIntervalMs, monitorIntervalMs, logger });
+    } finally {
+      lock.release();
+    }
   },
 };
+
+async function runReplicator(
+  db: Database,
+  stores: ReplicaStore[],
+  flags: { once?: boolean; "force-snapshot"?: boolean; "enforce-retention"?: boolean },
+  options: { syncIntervalMs: number; monitorIntervalMs: number; logger: Logger },
+): Promise<number> {
+  const { syncIntervalMs, monitorIntervalMs, logger } = options;
+  const dbPath = db.path;
+  const replicas = stores.map((s) => new Replica(db, s, { logger }));
+  const replicator = new Replicator(db, replicas, { syncIntervalMs, monitorIntervalMs, logger });
+  if (flags.once) {
+    try {
+      await replicator.syncOnce({
+        forceSnapshot: flags["force-snapshot"] ?? false,
+        enforceRetention: flags["enforce-retention"] ?? false,
+      });
+    } finally {
+      await db.close();
+    }
+    logger.info("synced once", { db: dbPath, txid: formatTxid(db.txid) });
+    return 0;
+  }
+  logger.info("replicating", { db: dbPath, replicas: stores.map((s) => s.describe()).join(",") });
+  await replicator.start();
+  const { signal, stopped } = onShutdownSignal(logger);
+  await stopped;
+  const clean = await replicator.stop(signal);
+  logger.info(clean ? "stopped after final sync" : "stopped; some files were not shipped", {
+    txid: formatTxid(db.txid),
+  });
+  return clean ? 0 : 1;
+}

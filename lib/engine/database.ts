@@ -3,7 +3,7 @@
  * files and the replication position. Every committed transaction in the WAL becomes part of exactly one
  * L0 file; when continuity cannot be proven, the next L0 file is a full snapshot instead.
  */
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { LtxEncoder } from "../ltx/encoder.ts";
 import { lockPgno, type LtxHeader, noChecksumHeader } from "../ltx/header.ts";
 import { ltxFileName } from "../ltx/txid.ts";
@@ -15,9 +15,12 @@ import type { LtxFileInfo } from "../storage/store.ts";
 import { WalshipError } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { Mutex } from "../util/mutex.ts";
+import { removeIfExists } from "../util/fs.ts";
 import { DatabaseFile } from "./database_file.ts";
 import { defaultMetaPath, LocalStore, writeLocalFile } from "./local_store.ts";
 import { findPageInLtx, PageSource } from "./page_source.ts";
+import { StateLock } from "./state_lock.ts";
+import { ScratchSpace } from "./scratch.ts";
 import { decideSyncStart, type LastFrame } from "./wal_position.ts";
 import { WalControl } from "./wal_control.ts";
 
@@ -37,6 +40,11 @@ export interface DatabaseOptions {
   logger?: Logger;
   /** Clock in ms, injectable for tests. @default Date.now */
   now?: () => number;
+}
+
+/** A full L9 snapshot written locally, in the scratch directory, on its way to replicas. */
+export interface LocalSnapshot extends LtxFileInfo {
+  path: string;
 }
 
 export interface SyncResult {
@@ -61,6 +69,8 @@ export class Database {
   #dbFile: DatabaseFile;
   #control: WalControl;
   #mutex = new Mutex();
+  #stateLock!: StateLock;
+  #scratch!: ScratchSpace;
   #pageSize: number;
   #position: LtxHeader | null = null;
   #continuous = false;
@@ -109,8 +119,17 @@ export class Database {
         logger: options.logger ?? silentLogger,
       });
       const db = new Database(path, dbFile, control, options);
-      await db.local.removeLeftovers();
-      await db.#loadPosition();
+      db.#stateLock = await StateLock.open(db.local.root);
+      try {
+        await db.#stateLock.hold(async () => {
+          await db.local.removeLeftovers();
+          await db.#loadPosition();
+        });
+        db.#scratch = await ScratchSpace.create(join(db.local.root, "tmp"));
+      } catch (err) {
+        db.#stateLock.close();
+        throw err;
+      }
       return db;
     } catch (err) {
       control?.close();
@@ -122,6 +141,11 @@ export class Database {
   /** The TXID of the newest local L0 file (0 before the first sync). */
   get txid(): bigint {
     return this.#position?.maxTxid ?? 0n;
+  }
+
+  /** This process's directory for files on their way to replicas. */
+  get scratchDir(): string {
+    return this.#scratch.dir;
   }
 
   get pageSize(): number {
@@ -137,7 +161,7 @@ export class Database {
 
   /** Copies every new committed transaction into L0 files. */
   sync(): Promise<SyncResult> {
-    return this.#mutex.run(async () => ({ files: await this.#syncToEnd() }));
+    return this.#exclusive(async () => ({ files: await this.#syncToEnd() }));
   }
 
   /**
@@ -145,15 +169,41 @@ export class Database {
    * Separate from sync so the replicator can ship first: checkpoint I/O stays off the lag path.
    */
   checkpointIfNeeded(): Promise<void> {
-    return this.#mutex.run(async () => {
+    return this.#exclusive(async () => {
       if (this.#closed) return;
       await this.#checkpointIfNeeded();
     });
   }
 
-  /** Writes a full snapshot at the current position as a local L9 file `1-<txid>` and returns it. */
-  snapshot(): Promise<LtxFileInfo | null> {
-    return this.#mutex.run(async () => {
+  /**
+   * Runs one step alone, in this process (mutex) and among processes sharing the state directory
+   * (state lock). Another process (a `snapshot` beside a `replicate`) may have written L0 files since
+   * the last step: continue after them, with the checks a restart gets.
+   */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#mutex.run(() =>
+      this.#stateLock.hold(async () => {
+        if (!this.#closed) await this.#followOtherWriters();
+        return await fn();
+      })
+    );
+  }
+
+  async #followOtherWriters(): Promise<void> {
+    const last = (await this.local.list(0)).at(-1);
+    if (!last || last.maxTxid <= this.txid) return;
+    this.#logger.debug("local state advanced by another process", { txid: last.maxTxid.toString(16) });
+    await this.#loadPosition();
+    this.#continuous = false;
+    this.#lastFrame = null;
+  }
+
+  /**
+   * Writes a full snapshot at the current position, L9 `1-<txid>`, to a file of its own in the scratch
+   * directory (two processes may snapshot the same TXID) and returns it; `discardSnapshot` removes it.
+   */
+  snapshot(): Promise<LocalSnapshot | null> {
+    return this.#exclusive(async () => {
       await this.#syncToEnd();
       const position = this.#position;
       if (!position) return null;
@@ -175,16 +225,24 @@ export class Database {
           timestamp: this.#now(),
         });
         const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
-        return await this.#writeFile(
+        const name = ltxFileName(1n, position.maxTxid);
+        const path = join(this.#scratch.dir, `snapshot-${name}`);
+        const file = await this.#writeFile(
+          path,
           SNAPSHOT_LEVEL,
           snapshotHeader,
           allPages(position.commit, this.#pageSize),
           source,
         );
+        return { ...file, path };
       } finally {
         wal?.close();
       }
     });
+  }
+
+  async discardSnapshot(snapshot: LocalSnapshot): Promise<void> {
+    await removeIfExists(snapshot.path);
   }
 
   /** Releases the read lock and closes SQLite, then the database descriptor (in that order: see open). */
@@ -196,8 +254,9 @@ export class Database {
         this.#control.close();
       } finally {
         this.#dbFile.close();
+        this.#stateLock.close();
       }
-      return Promise.resolve();
+      return this.#scratch.close();
     });
   }
 
@@ -275,7 +334,7 @@ export class Database {
       },
     );
     const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
-    const file = await this.#writeFile(0, ltxHeader, allPages(commit, this.#pageSize), source);
+    const file = await this.#writeL0(ltxHeader, allPages(commit, this.#pageSize), source);
     this.#snapshotReason = null;
     await this.#advance(ltxHeader, wal, map && map.endOffset > 32 ? map.endOffset : 0);
     return file;
@@ -303,19 +362,23 @@ export class Database {
       { walOffset: offset, walSize: map.endOffset - offset, walSalt1: header.salt1, walSalt2: header.salt2 },
     );
     const source = new PageSource(this.#dbFile, wal, map.pages, this.#pageSize);
-    const file = await this.#writeFile(0, ltxHeader, pgnos, source);
+    const file = await this.#writeL0(ltxHeader, pgnos, source);
     await this.#advance(ltxHeader, wal, map.endOffset);
     return { file, limited: map.limited };
   }
 
+  #writeL0(header: LtxHeader, pgnos: Iterable<number>, source: PageSource): Promise<LtxFileInfo> {
+    return this.#writeFile(this.local.pathOf(0, header.minTxid, header.maxTxid), 0, header, pgnos, source);
+  }
+
   async #writeFile(
+    path: string,
     level: number,
     header: LtxHeader,
     pgnos: Iterable<number>,
     source: PageSource,
   ): Promise<LtxFileInfo> {
-    const name = ltxFileName(header.minTxid, header.maxTxid);
-    const size = await writeLocalFile(this.local, level, name, header.timestamp, async (sink) => {
+    const size = await writeLocalFile(path, header.timestamp, async (sink) => {
       const encoder = new LtxEncoder(sink, header);
       for (const pgno of pgnos) await encoder.encodePage(pgno, await source.read(pgno));
       await encoder.finish();

@@ -21,9 +21,14 @@ export class LocalStore extends FileStore {
     super(metaPath);
   }
 
-  /** Removes temp files a crash left behind (partial LTX files, compaction scratch files). */
+  /** Where a local file of a level lives. */
+  pathOf(level: number, minTxid: bigint, maxTxid: bigint): string {
+    return join(this.root, "ltx", String(level), ltxFileName(minTxid, maxTxid));
+  }
+
+  /** Removes partial LTX files a crash left behind. */
   async removeLeftovers(): Promise<void> {
-    for (const dir of [join(this.root, "ltx", "0"), join(this.root, "ltx", "9"), join(this.root, "tmp")]) {
+    for (const dir of [join(this.root, "ltx", "0"), join(this.root, "ltx", "9")]) {
       try {
         for await (const entry of Deno.readDir(dir)) {
           if (entry.name.endsWith(".tmp")) await removeIfExists(join(dir, entry.name));
@@ -39,7 +44,7 @@ export class LocalStore extends FileStore {
    * the same file: the replica's copy wins).
    */
   async openCopy(file: LtxFileInfo): Promise<ReadableStream<Uint8Array> | null> {
-    const path = join(this.root, "ltx", String(file.level), ltxFileName(file.minTxid, file.maxTxid));
+    const path = this.pathOf(file.level, file.minTxid, file.maxTxid);
     const info = await Deno.stat(path).catch(() => null);
     if (!info || info.size !== file.sizeBytes) return null;
     try {
@@ -64,15 +69,12 @@ export class LocalStore extends FileStore {
 
 /** Writes a local LTX file atomically: temp file, fsync, rename, fsync dir, mtime = timestamp. */
 export async function writeLocalFile(
-  store: LocalStore,
-  level: number,
-  name: string,
+  path: string,
   createdAt: number,
   fill: (sink: (chunk: Uint8Array) => Promise<void>) => Promise<void>,
 ): Promise<number> {
-  const dir = join(store.root, "ltx", String(level));
+  const dir = dirname(path);
   await Deno.mkdir(dir, { recursive: true });
-  const path = join(dir, name);
   const tmp = tempPathFor(path);
   let size = 0;
   try {

@@ -92,23 +92,33 @@ export class Replica {
       replicaTxid: formatTxid(position),
       snapshotTxid: formatTxid(snapshot.maxTxid),
     });
-    await this.upload(snapshot, signal, stats);
-    await this.#db.local.remove([snapshot]);
+    try {
+      await this.upload(snapshot, signal, stats);
+    } finally {
+      await this.#db.discardSnapshot(snapshot);
+    }
     this.#position = snapshot.maxTxid;
     return snapshot.maxTxid;
   }
 
-  /** Uploads one local file (any level) as it is. */
+  /** Uploads one local file as it is: an L0 file, or a snapshot from its scratch `path`. */
   async upload(
-    file: LtxFileInfo,
+    file: LtxFileInfo & { path?: string },
     signal?: AbortSignal,
     stats: ShipStats = { files: 0, bytes: 0 },
   ): Promise<void> {
     const local = this.#db.local;
-    await this.store.write(file, {
-      sizeBytes: file.sizeBytes,
-      open: () => openLazily(() => local.open(file)),
-    }, signal);
+    const path = file.path;
+    const openFile = path === undefined
+      ? () => local.open(file)
+      : async () => (await Deno.open(path, { read: true })).readable;
+    const ref = {
+      level: file.level,
+      minTxid: file.minTxid,
+      maxTxid: file.maxTxid,
+      createdAt: file.createdAt,
+    };
+    await this.store.write(ref, { sizeBytes: file.sizeBytes, open: () => openLazily(openFile) }, signal);
     stats.files++;
     stats.bytes += file.sizeBytes;
     this.shippedFiles++;

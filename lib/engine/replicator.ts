@@ -3,7 +3,6 @@
  * sync interval with its own backoff, compacts, snapshots and prunes each replica in the background,
  * prunes local files every replica has, and syncs once more on stop.
  */
-import { join } from "node:path";
 import { formatTxid } from "../ltx/txid.ts";
 import type { LtxFileInfo } from "../storage/store.ts";
 import { SNAPSHOT_LEVEL } from "../storage/store.ts";
@@ -78,7 +77,7 @@ export class Replicator {
       replica,
       maintenance: new ReplicaMaintenance(replica.store, {
         schedule: this.#o.schedule,
-        scratchDir: join(db.local.root, "tmp"),
+        scratchDir: db.scratchDir,
         openLocal: (file) => db.local.openCopy(file),
         now: this.#now,
         logger: this.#logger.with({ replica: replica.name }),
@@ -140,7 +139,7 @@ export class Replicator {
     try {
       for (const state of states) await state.replica.upload(snapshot, signal);
     } finally {
-      await this.db.local.remove([snapshot]);
+      await this.db.discardSnapshot(snapshot);
     }
     this.#logger.info("snapshot", { txid: formatTxid(snapshot.maxTxid), bytes: snapshot.sizeBytes });
     return snapshot;
