@@ -52,7 +52,7 @@ Deno.test("a minute of writes with 1s/2s/4s levels: every promised point restore
       app.prepare("UPDATE t SET n = n + 1 WHERE id % 7 = ?").run(step % 7);
       if (step % 13 === 0) app.prepare("DELETE FROM t WHERE id % 11 = ?").run(step % 11);
       app.exec("COMMIT");
-      await replicator.syncOnce({ enforceRetention: true });
+      await replicator.syncOnce({ maintain: true, enforceRetention: true });
       states.push({ txid: db.txid, at: clock, digest: dumpDigest(dbPath).digest });
     }
   } finally {

@@ -43,6 +43,11 @@ export interface SyncOnceOptions {
   forceSnapshot?: boolean;
   /** Also apply the retention policy to every replica. */
   enforceRetention?: boolean;
+  /**
+   * Also run the compactions and snapshots that are due, as the loop does (tests step a fake clock
+   * this way). `replicate -once` leaves them to a running replicate, as Litestream does.
+   */
+  maintain?: boolean;
 }
 
 export class Replicator {
@@ -115,20 +120,21 @@ export class Replicator {
     await tick();
   }
 
-  /**
-   * One WAL copy, one shipment to every replica and the compactions due, errors thrown:
-   * `replicate -once`, and one step of a test with a fake clock.
-   */
+  /** One WAL copy and one shipment to every replica, errors thrown: `replicate -once`. */
   async syncOnce(options: SyncOnceOptions = {}): Promise<void> {
     await this.#readPositions(true);
     await this.db.sync();
     for (const state of this.#states) await state.replica.sync();
     if (options.forceSnapshot) await this.#snapshotTo(this.#states);
-    else await this.#snapshotIfDue();
+    else if (options.maintain) await this.#snapshotIfDue();
     for (const state of this.#states) {
-      await state.maintenance.runDue(undefined, { retention: options.enforceRetention ?? false });
+      if (options.maintain) {
+        await state.maintenance.runDue(undefined, { retention: options.enforceRetention ?? false });
+      } else if (options.enforceRetention) {
+        await state.maintenance.enforceRetention();
+      }
     }
-    await this.#pruneLocal();
+    await this.#pruneLocal(options.maintain ?? false);
     await this.db.checkpointIfNeeded();
   }
 
@@ -303,14 +309,14 @@ export class Replicator {
   }
 
   /**
-   * Removes local L0 files every replica holds (and has compacted into L1, so compaction reads them
-   * locally), keeping the newest: it is the replication position.
+   * Removes local L0 files every replica holds (and, when this process compacts, has compacted into
+   * L1, so compaction reads them locally), keeping the newest: it is the replication position.
    */
-  async #pruneLocal(): Promise<void> {
+  async #pruneLocal(compacting = true): Promise<void> {
     let min: bigint | null = null;
     for (const { replica, maintenance } of this.#states) {
       let held = replica.position;
-      if (maintenance.compactsL0) {
+      if (compacting && maintenance.compactsL0) {
         const l1 = maintenance.l1MaxTxid;
         held = held === null || l1 === null ? null : (l1 < held ? l1 : held);
       }

@@ -1,6 +1,6 @@
 /** A download that survives broken connections: on a read error it re-opens the file at the byte it reached. */
 import type { LtxFileRef, ReplicaStore } from "../storage/store.ts";
-import { StorageError, WalshipError } from "../util/errors.ts";
+import { isRetriableError } from "../storage/retry.ts";
 
 export interface ResumableOptions {
   /** Re-opens allowed after errors. @default 5 */
@@ -32,8 +32,7 @@ export function openResumable(
         } catch (err) {
           reader?.cancel().catch(() => {});
           reader = undefined;
-          const retriable = err instanceof StorageError ? err.retriable : !(err instanceof WalshipError);
-          if (!retriable || attempts >= retries || signal?.aborted) throw err;
+          if (!isRetriableError(err) || attempts >= retries || signal?.aborted) throw err;
           await new Promise((r) => setTimeout(r, backoffMs * 2 ** attempts));
           attempts++;
         }

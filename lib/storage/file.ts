@@ -102,7 +102,11 @@ export class FileStore implements ReplicaStore {
     if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
       return new StorageError(`Cannot ${what}: permission denied`, { cause: err });
     }
-    // Disk full and I/O errors may clear up; retry them.
+    // A file where a directory should be (or the reverse) stays that way; disk full and I/O errors may
+    // clear up: retry them.
+    if (err instanceof Deno.errors.NotADirectory || err instanceof Deno.errors.IsADirectory) {
+      return new StorageError(`Cannot ${what}: ${reason}`, { cause: err });
+    }
     return new StorageError(`Cannot ${what}: ${reason}`, { cause: err, retriable: true });
   }
 }

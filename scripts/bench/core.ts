@@ -126,55 +126,66 @@ export async function benchLag(rows: number, txPerSecond: number, syncIntervalMs
   ];
 }
 
-/** Restores a database of about `sizeMiB` from a file replica and copies the same file with cp. */
-export async function benchRestore(sizeMiB: number): Promise<Figure[]> {
-  const dir = await Deno.makeTempDir({ prefix: "walship-bench-restore-" });
+/** A checkpointed WAL-mode database of about `sizeMiB`: half random (incompressible), half repetitive text. */
+export function makeBigDatabase(dir: string, sizeMiB: number): string {
   const dbPath = join(dir, "big.db");
   const db = new DatabaseSync(dbPath);
   db.exec("PRAGMA journal_mode=wal; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
   const insert = db.prepare("INSERT INTO t(v) VALUES (?)");
-  // SQLite-like content: half random (incompressible), half repetitive text.
   const text = new TextEncoder().encode("customer order shipped ".repeat(44).slice(0, 1000));
-  const rows = sizeMiB * 1024;
   db.exec("BEGIN");
-  for (let i = 0; i < rows; i++) insert.run(i % 2 ? crypto.getRandomValues(new Uint8Array(1000)) : text);
+  for (let i = 0; i < sizeMiB * 1024; i++) {
+    insert.run(i % 2 ? crypto.getRandomValues(new Uint8Array(1000)) : text);
+  }
   db.exec("COMMIT; PRAGMA wal_checkpoint(TRUNCATE)");
   db.close();
+  return dbPath;
+}
+
+/** Median of three runs of a command, in ms; `clean` runs before each. */
+export async function timeCommand(cmd: string[], clean: () => Promise<void>, env?: Record<string, string>) {
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await clean();
+    new Deno.Command("sync").outputSync();
+    const t0 = performance.now();
+    const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), env, stdout: "null", stderr: "piped" })
+      .output();
+    if (!out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    runs.push(performance.now() - t0);
+  }
+  return percentile(runs, 50);
+}
+
+/** Peak RSS in MiB of one run of a command, by /usr/bin/time. */
+export async function peakRssOf(cmd: string[], env?: Record<string, string>): Promise<number> {
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%M", ...cmd],
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return Number(new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)) / 1024;
+}
+
+/** Restores a database of about `sizeMiB` from a file replica and copies the same file with cp. */
+export async function benchRestore(sizeMiB: number): Promise<Figure[]> {
+  const dir = await Deno.makeTempDir({ prefix: "walship-bench-restore-" });
+  const dbPath = makeBigDatabase(dir, sizeMiB);
   const replica = `file://${join(dir, "replica")}`;
   await walship(["replicate", "-once", dbPath, replica]).status;
   const bytes = (await Deno.stat(dbPath)).size;
-  const timeIt = async (cmd: string[], clean: string) => {
-    await Deno.remove(clean).catch(() => {});
-    new Deno.Command("sync").outputSync();
-    const t0 = performance.now();
-    const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stdout: "null", stderr: "piped" })
-      .output();
-    if (!out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-    return performance.now() - t0;
-  };
-  const restoreArgs = ["restore", "-o", join(dir, "out.db"), replica];
-  const cpMs: number[] = [];
-  const restoreMs: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    cpMs.push(await timeIt(["cp", dbPath, join(dir, "copy.db")], join(dir, "copy.db")));
-    restoreMs.push(
-      await timeIt([Deno.execPath(), ...walshipArgs(restoreArgs)], join(dir, "out.db")),
-    );
-  }
-  let peak = 0;
-  {
-    await Deno.remove(join(dir, "out.db")).catch(() => {});
-    const child = new Deno.Command("/usr/bin/time", {
-      args: ["-f", "%M", Deno.execPath(), ...walshipArgs(restoreArgs)],
-      stdout: "null",
-      stderr: "piped",
-    });
-    const out = await child.output();
-    peak = Number(new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)) / 1024;
-  }
+  const out = join(dir, "out.db");
+  const restoreCmd = [Deno.execPath(), ...walshipArgs(["restore", "-o", out, replica])];
+  const removeOut = () => Deno.remove(out).catch(() => {});
+  const cp = await timeCommand(
+    ["cp", dbPath, join(dir, "copy.db")],
+    () => Deno.remove(join(dir, "copy.db")).catch(() => {}),
+  );
+  const restore = await timeCommand(restoreCmd, removeOut);
+  await removeOut();
+  const peak = await peakRssOf(restoreCmd);
   await Deno.remove(dir, { recursive: true });
-  const cp = percentile(cpMs, 50);
-  const restore = percentile(restoreMs, 50);
   return [
     {
       name: `restore ${(bytes / 2 ** 20).toFixed(0)} MiB from file://`,

@@ -1,8 +1,9 @@
 /**
- * `deno task bench [core|restore|all]`: runs the benchmarks and prints one table of figures, with ratios
+ * `deno task bench [core|restore|levels|all]`: runs the benchmarks and prints one table of figures, with ratios
  * against the peer measured in the same run. Writes the table to bench-results.md with machine facts.
  */
 import { benchLag, benchRestore, type Figure } from "./core.ts";
+import { benchLevelRestore, benchSnapshot } from "./levels.ts";
 
 const which = Deno.args[0] ?? "all";
 const rows = Number(Deno.env.get("BENCH_ROWS") ?? 200_000);
@@ -10,6 +11,11 @@ const restoreMiB = Number(Deno.env.get("BENCH_RESTORE_MIB") ?? 1024);
 const figures: Figure[] = [];
 if (which === "all" || which === "core") figures.push(...await benchLag(rows, 200));
 if (which === "all" || which === "restore") figures.push(...await benchRestore(restoreMiB));
+if (which === "all" || which === "levels") {
+  const sizes = (Deno.env.get("BENCH_SNAPSHOT_MIB") ?? "200,1024").split(",").map(Number);
+  for (const mib of sizes) figures.push(...await benchSnapshot(mib));
+  figures.push(...await benchLevelRestore());
+}
 
 const lines = [
   "| figure | walship | peer | ratio | target |",

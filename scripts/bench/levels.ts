@@ -1,0 +1,126 @@
+/**
+ * Issue 3 benchmarks: `walship snapshot` of a large database against `restic backup` of the same file
+ * into a local repository, and restore from a replica holding a day of L0..L3 + L9 files against a
+ * restore from its L0 files alone (the day is simulated with a fake clock, so it takes a minute or two).
+ */
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { Database } from "../../lib/engine/database.ts";
+import { Replica } from "../../lib/engine/replica.ts";
+import { Replicator } from "../../lib/engine/replicator.ts";
+import { restoreToFile } from "../../lib/engine/restore.ts";
+import { listAllLevels, planFromListings } from "../../lib/engine/restore_plan.ts";
+import { DEFAULT_SCHEDULE } from "../../lib/engine/schedule.ts";
+import { FileStore } from "../../lib/storage/file.ts";
+import { walshipArgs } from "../../tests/helpers/cli.ts";
+import { type Figure, makeBigDatabase, peakRssOf, timeCommand } from "./core.ts";
+
+/** `walship snapshot` into an empty file replica against `restic backup` into an empty repository. */
+export async function benchSnapshot(sizeMiB: number): Promise<Figure[]> {
+  const dir = await Deno.makeTempDir({ prefix: "walship-bench-snapshot-" });
+  const dbPath = makeBigDatabase(dir, sizeMiB);
+  const replica = join(dir, "replica");
+  const repo = join(dir, "restic");
+  const resticEnv = {
+    RESTIC_PASSWORD: "bench",
+    RESTIC_REPOSITORY: repo,
+    RESTIC_CACHE_DIR: join(dir, "cache"),
+  };
+  const resetRestic = async () => {
+    await Deno.remove(repo, { recursive: true }).catch(() => {});
+    const init = await new Deno.Command("restic", { args: ["init"], env: resticEnv, stdout: "null" })
+      .output();
+    if (!init.success) throw new Error("restic init failed");
+  };
+  const snapshotCmd = [Deno.execPath(), ...walshipArgs(["snapshot", dbPath, `file://${replica}`])];
+  const resetReplica = async () => {
+    await Deno.remove(replica, { recursive: true }).catch(() => {});
+    await Deno.remove(join(dir, ".big.db-walship"), { recursive: true }).catch(() => {});
+  };
+  const resticCmd = ["restic", "backup", "--quiet", dbPath];
+  const walshipMs = await timeCommand(snapshotCmd, resetReplica);
+  const resticMs = await timeCommand(resticCmd, resetRestic, resticEnv);
+  await resetReplica();
+  const walshipRss = await peakRssOf(snapshotCmd);
+  await resetRestic();
+  const resticRss = await peakRssOf(resticCmd, resticEnv);
+  const replicaBytes = (await new FileStore(replica).list(9)).reduce((n, f) => n + f.sizeBytes, 0);
+  const mib = ((await Deno.stat(dbPath)).size / 2 ** 20).toFixed(0);
+  await Deno.remove(dir, { recursive: true });
+  return [
+    {
+      name: `snapshot ${mib} MiB`,
+      value: walshipMs,
+      unit: "ms",
+      peer: { name: "restic backup", value: resticMs },
+    },
+    {
+      name: `snapshot ${mib} MiB peak RSS`,
+      value: walshipRss,
+      unit: "MiB",
+      peer: { name: "restic backup", value: resticRss },
+    },
+    { name: `snapshot ${mib} MiB stored`, value: replicaBytes / 2 ** 20, unit: "MiB" },
+  ];
+}
+
+/**
+ * A simulated day of writes (one transaction every `stepMs`) replicated with the default levels; then
+ * the latest state restored through the planner over all levels, and through L0 files only.
+ */
+export async function benchLevelRestore(stepMs = 10_000): Promise<Figure[]> {
+  const dir = await Deno.makeTempDir({ prefix: "walship-bench-levels-" });
+  const dbPath = join(dir, "app.db");
+  const app = new DatabaseSync(dbPath);
+  app.exec("PRAGMA journal_mode = wal; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB, n INTEGER)");
+  let clock = Date.UTC(2026, 10, 21, 6, 0, 0);
+  const now = () => clock;
+  const db = await Database.open(dbPath, { now, checkpointIntervalMs: 0 });
+  const store = new FileStore(join(dir, "replica"));
+  // L0 files stay (l0-retention of two days) so the same replica can also be restored from L0 alone.
+  const schedule = {
+    ...DEFAULT_SCHEDULE,
+    retention: { ...DEFAULT_SCHEDULE.retention, l0RetentionMs: 2 * 86400_000 },
+  };
+  const replicator = new Replicator(db, [new Replica(db, store, { now })], { schedule, now });
+  const insert = app.prepare("INSERT INTO t(v, n) VALUES (randomblob(1000), ?)");
+  const update = app.prepare("UPDATE t SET n = n + 1 WHERE id % 97 = ?");
+  const end = clock + 86400_000;
+  for (let step = 0; clock < end; step++) {
+    clock += stepMs;
+    app.exec("BEGIN");
+    for (let i = 0; i < 4; i++) insert.run(step);
+    update.run(step % 97);
+    app.exec("COMMIT");
+    await replicator.syncOnce({ maintain: true, enforceRetention: true });
+  }
+  await db.close();
+  app.close();
+  const levels = await listAllLevels(store);
+  const allPlan = planFromListings(levels, {});
+  const l0Plan = planFromListings(new Map([[0, levels.get(0)!]]), {});
+  const time = async (plan: typeof allPlan) => {
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const out = join(dir, `out-${i}.db`);
+      const t0 = performance.now();
+      await restoreToFile(store, plan, out);
+      runs.push(performance.now() - t0);
+      await Deno.remove(out);
+    }
+    return runs.sort((a, b) => a - b)[1]!;
+  };
+  const levelsMs = await time(allPlan);
+  const l0Ms = await time(l0Plan);
+  const counts = [...levels].filter(([, f]) => f.length > 0).sort(([a], [b]) => a - b)
+    .map(([l, f]) => `L${l}:${f.length}`).join(" ");
+  await Deno.remove(dir, { recursive: true });
+  return [
+    {
+      name: `restore after 1 day (${counts}), ${allPlan.length} files`,
+      value: levelsMs,
+      unit: "ms",
+      peer: { name: `L0 only, ${l0Plan.length} files`, value: l0Ms },
+    },
+  ];
+}
