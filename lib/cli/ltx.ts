@@ -7,24 +7,28 @@ import { UsageError } from "../util/errors.ts";
 import { type Command, print } from "./command.ts";
 import { formatFlags, parseFlags } from "./flags.ts";
 import { ltxFileRow } from "./common.ts";
+import { CONFIG_FLAGS, configFromFlags, configuredDatabase, pickReplica } from "./config_source.ts";
 
 const FLAGS = {
   level: { type: "string", valueName: "N|all", description: "level to list, 0-9 or all (0)" },
   json: { type: "boolean", description: "print JSON" },
+  replica: { type: "string", valueName: "NAME", description: "with DB_PATH: list this replica (the first)" },
+  ...CONFIG_FLAGS,
 } as const;
 
 export const ltxCommand: Command = {
   name: "ltx",
   summary: "list the LTX files of a replica",
   usage: `Usage: walship ltx [flags] REPLICA_URL
+       walship ltx [flags] DB_PATH        (replica from the config file)
 
 Flags:
 ${formatFlags(FLAGS)}`,
   async run(args) {
     const { flags, positionals, help } = parseFlags("ltx", FLAGS, args);
     if (help) return print(this.usage), 0;
-    if (positionals.length !== 1 || !isReplicaUrl(positionals[0]!)) {
-      throw new UsageError("ltx needs one REPLICA_URL", {
+    if (positionals.length !== 1) {
+      throw new UsageError("ltx needs one REPLICA_URL or DB_PATH", {
         hint: "walship ltx -level all file:///path/to/replica",
       });
     }
@@ -32,7 +36,10 @@ ${formatFlags(FLAGS)}`,
     if (levelText !== "all" && !/^[0-9]$/.test(levelText)) {
       throw new UsageError(`-level takes 0-9 or all, not "${levelText}"`);
     }
-    const store = openReplicaStore(parseReplicaUrl(positionals[0]!));
+    const source = positionals[0]!;
+    const store = isReplicaUrl(source) ? openReplicaStore(parseReplicaUrl(source)) : openReplicaStore(
+      pickReplica(configuredDatabase(await configFromFlags(flags), source), flags.replica).spec,
+    );
     let files: LtxFileInfo[];
     if (levelText === "all") {
       const levels = await listAllLevels(store);

@@ -8,6 +8,7 @@ import { UsageError } from "../util/errors.ts";
 import { exists } from "../util/fs.ts";
 import { type Command, print } from "./command.ts";
 import { LOG_FLAGS, loggerFromFlags, ltxFileRow } from "./common.ts";
+import { CONFIG_FLAGS, configFromFlags, configuredDatabase, pickReplica } from "./config_source.ts";
 import { formatFlags, parseFlags } from "./flags.ts";
 
 const FLAGS = {
@@ -25,6 +26,12 @@ const FLAGS = {
   force: { type: "boolean", description: "overwrite an existing output database" },
   json: { type: "boolean", description: "print a JSON summary on stdout" },
   "integrity-check": { type: "string", valueName: "MODE", description: "none, quick or full (none)" },
+  replica: {
+    type: "string",
+    valueName: "NAME",
+    description: "with DB_PATH: restore from this replica (the first)",
+  },
+  ...CONFIG_FLAGS,
   ...LOG_FLAGS,
 } as const;
 
@@ -32,6 +39,7 @@ export const restoreCommand: Command = {
   name: "restore",
   summary: "rebuild a database from a replica",
   usage: `Usage: walship restore [flags] REPLICA_URL
+       walship restore [flags] DB_PATH        (replica from the config file; -o defaults to DB_PATH)
 
 Rebuilds a database from a replica: the latest state, or the state at -txid or -timestamp. Writes
 OUT.tmp, fsyncs and renames, so an interrupted restore never leaves a half database under OUT.
@@ -42,22 +50,25 @@ ${formatFlags(FLAGS)}`,
     const { flags, positionals, help } = parseFlags("restore", FLAGS, args);
     if (help) return print(this.usage), 0;
     if (positionals.length !== 1) {
-      throw new UsageError("restore needs exactly one REPLICA_URL", {
+      throw new UsageError("restore needs exactly one REPLICA_URL or DB_PATH", {
         hint: "walship restore -o app.db file:///path/to/replica",
       });
     }
     const source = positionals[0]!;
-    if (!isReplicaUrl(source)) {
-      throw new UsageError(
-        `Restoring by database path ("${source}") needs a config file, not supported yet`,
-        {
-          hint: "pass the replica URL: walship restore -o OUT file:///path/to/replica",
-        },
-      );
-    }
-    const out = flags.o ?? "";
-    if (!out && !flags["dry-run"]) {
-      throw new UsageError("restore from a URL needs -o PATH for the output database");
+    let store;
+    let out = flags.o ?? "";
+    if (isReplicaUrl(source)) {
+      if (flags.replica !== undefined) {
+        throw new UsageError("-replica works only with DB_PATH and a config file");
+      }
+      store = openReplicaStore(parseReplicaUrl(source));
+      if (!out && !flags["dry-run"]) {
+        throw new UsageError("restore from a URL needs -o PATH for the output database");
+      }
+    } else {
+      const db = configuredDatabase(await configFromFlags(flags), source);
+      store = openReplicaStore(pickReplica(db, flags.replica).spec);
+      out ||= db.path;
     }
     const target = parseTarget(flags);
     const integrityCheck = (flags["integrity-check"] ?? "none") as IntegrityCheck;
@@ -67,7 +78,6 @@ ${formatFlags(FLAGS)}`,
     const parallelism = flags.parallelism ?? 8;
     if (parallelism < 1) throw new UsageError("-parallelism must be at least 1");
     const logger = loggerFromFlags(flags);
-    const store = openReplicaStore(parseReplicaUrl(source));
     if (flags["if-db-not-exists"] && await exists(out)) {
       logger.info("database already exists, skipping", { path: out });
       return 0;

@@ -1,8 +1,10 @@
 /** Replica URLs → typed replica specs. The one place that parses URLs; adapters receive specs. */
 import { resolve } from "node:path";
 import { UsageError } from "../util/errors.ts";
+import { parseS3Url, type S3Spec } from "./s3_url.ts";
+import { type AbsSpec, parseAbsUrl } from "./abs_url.ts";
 
-export type ReplicaSpec = { type: "file"; path: string };
+export type ReplicaSpec = { type: "file"; path: string } | S3Spec | AbsSpec;
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
 
@@ -30,9 +32,13 @@ export function parseReplicaUrl(text: string): ReplicaSpec {
       }
       return { type: "file", path: resolve(path) };
     }
+    case "s3":
+      return parseS3Url(text);
+    case "abs":
+      return parseAbsUrl(text);
     default:
       throw new UsageError(`Unknown replica URL scheme "${scheme}://" in "${text}"`, {
-        hint: "supported: file://",
+        hint: "supported: file://, s3://, abs://",
       });
   }
 }

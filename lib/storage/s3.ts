@@ -1,0 +1,339 @@
+/**
+ * The s3:// replica store on the AWS SDK: Litestream v0.5's layout (`<path>/<level %04x>/<min>-<max>.ltx`)
+ * and `litestream-timestamp` metadata. Small files go up in one PUT with a Content-Length, larger ones as a
+ * multipart upload; reads are ranged GETs; deletes are batched. It uses only ListBucket, GetObject (and
+ * HEAD), PutObject, DeleteObject and GetBucketLocation, so a narrow IAM policy suffices.
+ */
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  type StorageClass,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import type { S3Spec } from "../config/s3_url.ts";
+import { StorageError } from "../util/errors.ts";
+import { Logger } from "../util/log.ts";
+import { hexLevelLayout, type Layout } from "./layout.ts";
+import { createS3Client, readS3Env, type S3Credentials, s3Credentials, type S3Env } from "./s3_client.ts";
+import { s3Failure } from "./s3_errors.ts";
+import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
+import { compareLtxFiles } from "./store.ts";
+
+export interface S3StoreOptions {
+  /** Credential variables. @default readS3Env() */
+  env?: S3Env;
+  /** Receives the skip-verify warning. @default warnings to stderr */
+  logger?: Logger;
+  /**
+   * Where list() takes createdAt from. "listing": each object's LastModified (one request per 1000
+   * files; the upload time, never earlier than the LTX timestamp). "metadata": a HEAD per file for
+   * `litestream-timestamp`, as Litestream does only for timestamp restores. @default "listing"
+   */
+  timestamps?: "listing" | "metadata";
+  /** Tries per request inside the SDK; the retry decorator adds more around whole calls. @default 3 */
+  maxAttempts?: number;
+}
+
+const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
+const DEFAULT_CONCURRENCY = 5;
+const DELETE_BATCH = 1000;
+const HEAD_CONCURRENCY = 50;
+const TIMESTAMP_KEY = "litestream-timestamp";
+let warnedSkipVerify = false;
+
+export class S3Store implements ReplicaStore {
+  readonly spec: S3Spec;
+  #layout: Layout;
+  #options: S3StoreOptions;
+  #client: Promise<S3Client> | undefined;
+  #credentials: S3Credentials | undefined;
+
+  constructor(spec: S3Spec, options: S3StoreOptions = {}) {
+    this.spec = spec;
+    this.#credentials = s3Credentials(spec, options.env ?? readS3Env());
+    this.#layout = hexLevelLayout(spec.path);
+    this.#options = options;
+    if (spec.skipVerify && !warnedSkipVerify) {
+      warnedSkipVerify = true;
+      (options.logger ?? new Logger({ level: "warn" })).warn(
+        "TLS certificate verification is off for this replica (skip-verify)",
+        { replica: this.describe() },
+      );
+    }
+  }
+
+  describe(): string {
+    const where = `s3://${this.spec.bucket}${this.spec.path ? `/${this.spec.path}` : ""}`;
+    return this.spec.endpoint ? `${where}?endpoint=${this.spec.endpoint}` : where;
+  }
+
+  async list(level: number, signal?: AbortSignal): Promise<LtxFileInfo[]> {
+    const prefix = this.#layout.levelPrefix(level);
+    const files: (LtxFileInfo & { key: string })[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#send(
+        `list level ${level}`,
+        signal,
+        (c) =>
+          c.send(
+            new ListObjectsV2Command({ Bucket: this.spec.bucket, Prefix: prefix, ContinuationToken: token }),
+            {
+              abortSignal: signal,
+            },
+          ),
+      );
+      for (const object of page.Contents ?? []) {
+        const ref = object.Key ? this.#layout.parseFileName(level, object.Key.slice(prefix.length)) : null;
+        if (!ref) continue;
+        files.push({
+          ...ref,
+          key: object.Key!,
+          sizeBytes: object.Size ?? 0,
+          createdAt: object.LastModified?.getTime() ?? 0,
+        });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    if (this.#options.timestamps === "metadata") await this.#readTimestamps(files, signal);
+    return files.map(({ key: _, ...info }) => info).sort(compareLtxFiles);
+  }
+
+  async open(file: LtxFileRef, range?: ByteRange, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const key = this.#layout.fileKey(file);
+    const offset = range?.offset ?? 0;
+    if (range?.length === 0) return new ReadableStream({ start: (c) => c.close() });
+    const end = range?.length === undefined ? "" : String(offset + range.length - 1);
+    const Range = offset > 0 || end !== "" ? `bytes=${offset}-${end}` : undefined;
+    const what = `read "${key}"`;
+    const out = await this.#send(
+      what,
+      signal,
+      (c) =>
+        c.send(new GetObjectCommand({ Bucket: this.spec.bucket, Key: key, Range }), { abortSignal: signal }),
+    );
+    if (!out.Body) throw new StorageError(`Cannot ${what} from ${this.describe()}: empty response`);
+    return mapErrors(out.Body.transformToWebStream(), (err) => this.#fail(err, what, signal));
+  }
+
+  async write(
+    file: LtxFileRef & { createdAt: number },
+    body: WriteBody,
+    signal?: AbortSignal,
+  ): Promise<LtxFileInfo> {
+    const key = this.#layout.fileKey(file);
+    const what = `write "${key}"`;
+    const params = {
+      Bucket: this.spec.bucket,
+      Key: key,
+      Metadata: { [TIMESTAMP_KEY]: formatLtxTimestamp(file.createdAt) },
+      ...(this.spec.storageClass ? { StorageClass: this.spec.storageClass as StorageClass } : {}),
+    };
+    const partSize = this.spec.partSize ?? DEFAULT_PART_SIZE;
+    if (body.sizeBytes <= partSize) {
+      // One PUT with a known Content-Length: no aws-chunked framing, no part buffers (Litestream #1327, #940).
+      const bytes = await readExactly(body.open(), body.sizeBytes, what);
+      await this.#send(
+        what,
+        signal,
+        (c) =>
+          c.send(new PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.length }), {
+            abortSignal: signal,
+          }),
+      );
+    } else {
+      const client = await this.#getClient();
+      let badBody: StorageError | undefined; // reported instead of the abort's own failure
+      const upload = new Upload({
+        client,
+        params: {
+          ...params,
+          Body: body.open().pipeThrough(exactLength(body.sizeBytes, what, (err) => (badBody = err))),
+        },
+        partSize,
+        queueSize: this.spec.concurrency ?? DEFAULT_CONCURRENCY,
+        leavePartsOnError: false,
+      });
+      const abort = () => void upload.abort().catch(() => {});
+      signal?.addEventListener("abort", abort, { once: true });
+      try {
+        await upload.done();
+      } catch (err) {
+        throw badBody ?? this.#fail(err, what, signal);
+      } finally {
+        signal?.removeEventListener("abort", abort);
+      }
+    }
+    return {
+      level: file.level,
+      minTxid: file.minTxid,
+      maxTxid: file.maxTxid,
+      createdAt: file.createdAt,
+      sizeBytes: body.sizeBytes,
+    };
+  }
+
+  async remove(files: readonly LtxFileRef[], signal?: AbortSignal): Promise<void> {
+    for (let i = 0; i < files.length; i += DELETE_BATCH) {
+      const keys = files.slice(i, i + DELETE_BATCH).map((f) => ({ Key: this.#layout.fileKey(f) }));
+      const what = `remove ${keys.length} file(s)`;
+      const out = await this.#send(
+        what,
+        signal,
+        (c) =>
+          c.send(
+            new DeleteObjectsCommand({ Bucket: this.spec.bucket, Delete: { Objects: keys, Quiet: true } }),
+            {
+              abortSignal: signal,
+            },
+          ),
+      );
+      const errors = (out.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
+      if (errors.length > 0) {
+        const first = errors[0]!;
+        throw new StorageError(
+          `Cannot ${what} from ${this.describe()}: "${first.Key}": ${first.Code} ${first.Message ?? ""}`
+            .trim() +
+            (errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""),
+          { retriable: /InternalError|SlowDown|ServiceUnavailable/.test(first.Code ?? "") },
+        );
+      }
+    }
+  }
+
+  /** Replaces each file's createdAt with its `litestream-timestamp`, HEADing up to 50 at a time. */
+  async #readTimestamps(files: (LtxFileInfo & { key: string })[], signal?: AbortSignal): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < files.length) {
+        const file = files[next++]!;
+        const head = await this.#send(
+          `read metadata of "${file.key}"`,
+          signal,
+          (c) =>
+            c.send(new HeadObjectCommand({ Bucket: this.spec.bucket, Key: file.key }), {
+              abortSignal: signal,
+            }),
+        );
+        const stamp = parseLtxTimestamp(head.Metadata?.[TIMESTAMP_KEY] ?? "");
+        if (stamp !== undefined) file.createdAt = stamp;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(HEAD_CONCURRENCY, files.length) }, worker));
+  }
+
+  async #send<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    run: (client: S3Client) => Promise<T>,
+  ): Promise<T> {
+    const client = await this.#getClient();
+    try {
+      return await run(client);
+    } catch (err) {
+      throw this.#fail(err, what, signal);
+    }
+  }
+
+  #getClient(): Promise<S3Client> {
+    this.#client ??= createS3Client(this.spec, {
+      where: this.describe(),
+      maxAttempts: this.#options.maxAttempts ?? 3,
+      ...(this.#credentials ? { credentials: this.#credentials } : {}),
+    }).catch((err) => {
+      this.#client = undefined; // a failed region lookup is tried again on the next call
+      throw err;
+    });
+    return this.#client;
+  }
+
+  #fail(err: unknown, what: string, signal?: AbortSignal): Error {
+    if (signal?.aborted) return signal.reason instanceof Error ? signal.reason : new Error("aborted");
+    const secrets = this.#credentials ? [this.#credentials.secretAccessKey] : [];
+    return s3Failure(err, {
+      what,
+      where: this.describe(),
+      bucket: this.spec.bucket,
+      secrets,
+    });
+  }
+}
+
+/** RFC 3339 in UTC with the fraction trimmed, as Go's RFC3339Nano prints a millisecond time. */
+export function formatLtxTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.?0+Z$/, "Z");
+}
+
+/** Milliseconds since the epoch of an RFC 3339 time with any fraction length, or undefined. */
+export function parseLtxTimestamp(text: string): number | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(text.trim());
+  if (!m) return undefined;
+  const seconds = Date.parse(m[1]! + m[3]!.toUpperCase());
+  if (Number.isNaN(seconds)) return undefined;
+  return seconds + Number((m[2] ?? "").padEnd(3, "0").slice(0, 3));
+}
+
+/** Reads a body that must be exactly `size` bytes. */
+async function readExactly(
+  stream: ReadableStream<Uint8Array>,
+  size: number,
+  what: string,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for await (const chunk of stream.pipeThrough(exactLength(size, what))) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/** Passes bytes through, failing the stream when it carries more or fewer than `size`. */
+function exactLength(
+  size: number,
+  what: string,
+  onError?: (err: StorageError) => void,
+): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  const fail = () => {
+    const err = new StorageError(`Cannot ${what}: got ${seen} bytes, expected ${size}`);
+    onError?.(err);
+    return err;
+  };
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.length;
+      if (seen > size) throw fail();
+      controller.enqueue(chunk);
+    },
+    flush() {
+      if (seen !== size) throw fail();
+    },
+  });
+}
+
+/** Re-throws a stream's read errors through `map`, so a broken download is a (retriable) StorageError. */
+function mapErrors(
+  stream: ReadableStream<Uint8Array>,
+  map: (err: unknown) => Error,
+): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (err) {
+        controller.error(map(err));
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}

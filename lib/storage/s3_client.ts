@@ -1,0 +1,170 @@
+/**
+ * Builds the AWS SDK client an S3Store talks through: credentials in compat.md's order, the region,
+ * checksum and TLS settings for custom endpoints, and the request tweaks Litestream applies.
+ */
+import { GetBucketLocationCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { Agent as HttpsAgent } from "node:https";
+import type { S3Spec } from "../config/s3_url.ts";
+import { s3Failure } from "./s3_errors.ts";
+
+/** Environment variables the S3 store reads, by name; tests pass a plain object. */
+export type S3Env = Readonly<Record<string, string | undefined>>;
+
+const ENV_NAMES = [
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "LITESTREAM_ACCESS_KEY_ID",
+  "LITESTREAM_SECRET_ACCESS_KEY",
+];
+
+/** This process's credential variables (only those names, so `--allow-env` may be scoped to them). */
+export function readS3Env(): S3Env {
+  const env: Record<string, string | undefined> = {};
+  for (const name of ENV_NAMES) env[name] = Deno.env.get(name);
+  return env;
+}
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** Where they came from, for logs: "config", "AWS_*" or "LITESTREAM_*". */
+  source: string;
+}
+
+/**
+ * Static credentials in compat.md's order: the spec's keys (the config layer fills global keys in), then
+ * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (+AWS_SESSION_TOKEN), then LITESTREAM_*. Undefined means the
+ * SDK's default chain (profiles, web identity, container and instance roles).
+ */
+export function s3Credentials(spec: S3Spec, env: S3Env): S3Credentials | undefined {
+  if (spec.accessKeyId && spec.secretAccessKey) {
+    return { accessKeyId: spec.accessKeyId, secretAccessKey: spec.secretAccessKey, source: "config" };
+  }
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    const creds: S3Credentials = {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      source: "AWS_*",
+    };
+    if (env.AWS_SESSION_TOKEN) creds.sessionToken = env.AWS_SESSION_TOKEN;
+    return creds;
+  }
+  if (env.LITESTREAM_ACCESS_KEY_ID && env.LITESTREAM_SECRET_ACCESS_KEY) {
+    return {
+      accessKeyId: env.LITESTREAM_ACCESS_KEY_ID,
+      secretAccessKey: env.LITESTREAM_SECRET_ACCESS_KEY,
+      source: "LITESTREAM_*",
+    };
+  }
+  return undefined;
+}
+
+export interface S3ClientOptions {
+  credentials?: S3Credentials;
+  /** Tries per request inside the SDK. @default 3 */
+  maxAttempts?: number;
+  /** The replica as printed, for errors. */
+  where: string;
+}
+
+/** The SDK client settings for a spec, before the region is known. */
+export function s3ClientConfig(spec: S3Spec, options: S3ClientOptions): S3ClientConfig {
+  const config: S3ClientConfig = {
+    maxAttempts: options.maxAttempts ?? 3,
+    forcePathStyle: spec.forcePathStyle,
+    // Connect within 10 s; a socket idle for 60 s fails its request (which is retried).
+    requestHandler: {
+      connectionTimeout: 10_000,
+      socketTimeout: 60_000,
+      // Only this client's agent skips verification; the process default stays strict. `ca: []` keeps
+      // Deno from loading NODE_EXTRA_CA_CERTS, which needs --allow-sys, for a check that is off anyway.
+      ...(spec.skipVerify
+        ? { httpsAgent: new HttpsAgent({ keepAlive: true, rejectUnauthorized: false, ca: [] }) }
+        : {}),
+    },
+  };
+  const creds = options.credentials;
+  if (creds) {
+    config.credentials = {
+      accessKeyId: creds.accessKeyId,
+      secretAccessKey: creds.secretAccessKey,
+      ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
+    };
+  }
+  if (spec.endpoint) {
+    // The SDK's default flexible checksums stream aws-chunked bodies, which many S3-compatible stores
+    // reject or store verbatim (Litestream #918, #941): checksum only where the API requires one.
+    config.endpoint = spec.endpoint;
+    config.requestChecksumCalculation = "WHEN_REQUIRED";
+    config.responseChecksumValidation = "WHEN_REQUIRED";
+  }
+  if (spec.bucket.startsWith("arn:")) config.useArnRegion = true;
+  return config;
+}
+
+/** A ready client: the spec's region, else the bucket's (GetBucketLocation), else us-east-1 with redirects. */
+export async function createS3Client(spec: S3Spec, options: S3ClientOptions): Promise<S3Client> {
+  const config = s3ClientConfig(spec, options);
+  let region = spec.region;
+  if (!region) {
+    region = await bucketRegion(spec, config, options);
+    if (!region) {
+      region = "us-east-1";
+      config.followRegionRedirects = true;
+    }
+  }
+  const client = new S3Client({ ...config, region });
+  addRequestTweaks(client, spec);
+  return client;
+}
+
+/** The bucket's region, or undefined when the policy does not allow asking (s3:GetBucketLocation). */
+async function bucketRegion(
+  spec: S3Spec,
+  config: S3ClientConfig,
+  options: S3ClientOptions,
+): Promise<string | undefined> {
+  const client = new S3Client({ ...config, region: "us-east-1" });
+  try {
+    const out = await client.send(new GetBucketLocationCommand({ Bucket: spec.bucket }));
+    const location = out.LocationConstraint as string | undefined;
+    if (!location) return "us-east-1";
+    return location === "EU" ? "eu-west-1" : location;
+  } catch (err) {
+    const name = (err as { name?: string }).name ?? "";
+    if (name === "AccessDenied" || name === "Forbidden") return undefined;
+    throw s3Failure(err, {
+      what: "look up the bucket region",
+      where: options.where,
+      bucket: spec.bucket,
+      secrets: options.credentials ? [options.credentials.secretAccessKey] : [],
+    });
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Litestream's request tweaks: Content-MD5 on DeleteObjects, unsigned payloads, Tigris consistency. */
+function addRequestTweaks(client: S3Client, spec: S3Spec): void {
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown } | undefined;
+      const headers = request?.headers;
+      if (headers) {
+        if (
+          spec.requireContentMd5 && context.commandName === "DeleteObjectsCommand" &&
+          typeof request.body === "string"
+        ) {
+          headers["content-md5"] = createHash("md5").update(request.body).digest("base64");
+        }
+        if (!spec.signPayload) headers["x-amz-content-sha256"] ??= "UNSIGNED-PAYLOAD";
+        if (spec.provider === "tigris") headers["x-tigris-consistent"] = "true";
+      }
+      return next(args);
+    },
+    { step: "build", name: "walshipRequestTweaks" },
+  );
+}

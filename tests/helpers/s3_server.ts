@@ -1,0 +1,193 @@
+/**
+ * A real S3-compatible server for tests: s3rver 3.7.1 under Deno on 127.0.0.1, a random port and a temp
+ * data dir, with the launcher patches of test-servers.md §2 applied at run time:
+ *   1. Deno's node:crypto has no DES, which s3rver uses only for opaque ListObjectsV2 continuation
+ *      tokens: map it to AES-256-CBC, so listings beyond one page work.
+ *   2. FilesystemStore.listObjects drops CommonPrefixes of "directories" holding only sub-directories:
+ *      with a delimiter, list flat and fold keys into prefixes (Litestream's restore lists this way).
+ * Patch 3 (If-None-Match/If-Match) is left out: walship makes no conditional writes.
+ * The server script is written to the temp dir and run with --no-config --no-lock, so the project's
+ * module graph and lockfile never see s3rver.
+ */
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { Agent as HttpsAgent } from "node:https";
+
+const SERVER_SCRIPT = `
+import crypto from "node:crypto";
+import S3rver from "npm:s3rver@3.7.1";
+import FilesystemStore from "npm:s3rver@3.7.1/lib/stores/filesystem.js";
+
+const stretch = (b, n) => { const o = new Uint8Array(n); for (let i = 0; i < n; i++) o[i] = b[i % b.length]; return o; };
+const { createCipheriv, createDecipheriv } = crypto;
+crypto.createCipheriv = (alg, key, iv, o) =>
+  alg === "des" ? createCipheriv("aes-256-cbc", stretch(key, 32), stretch(iv, 16)) : createCipheriv(alg, key, iv, o);
+crypto.createDecipheriv = (alg, key, iv, o) =>
+  alg === "des" ? createDecipheriv("aes-256-cbc", stretch(key, 32), stretch(iv, 16)) : createDecipheriv(alg, key, iv, o);
+
+const listFlat = FilesystemStore.prototype.listObjects;
+FilesystemStore.prototype.listObjects = async function (bucket, options = {}) {
+  const { delimiter = "", prefix = "", maxKeys = Infinity } = options;
+  if (!delimiter) return listFlat.call(this, bucket, options);
+  const all = await listFlat.call(this, bucket, { ...options, delimiter: "", maxKeys: Infinity });
+  const prefixes = new Set();
+  const objects = [];
+  let isTruncated = false;
+  for (const object of all.objects) {
+    const at = object.key.indexOf(delimiter, prefix.length);
+    if (at !== -1) prefixes.add(object.key.slice(0, at + delimiter.length));
+    else if (objects.length < maxKeys) objects.push(object);
+    else { isTruncated = true; break; }
+  }
+  return { objects, commonPrefixes: [...prefixes].sort(), isTruncated };
+};
+
+const [port, directory, certFile, keyFile] = Deno.args;
+const tls = certFile ? { cert: Deno.readTextFileSync(certFile), key: Deno.readTextFileSync(keyFile) } : {};
+await new S3rver({ address: "127.0.0.1", port: Number(port), directory, silent: true, ...tls }).run();
+console.log("ready");
+// Exit when the test process goes away (stdin closes), so a crashed run leaves no server behind.
+for await (const _ of Deno.stdin.readable);
+Deno.exit(0);
+`;
+
+export interface S3ServerOptions {
+  /** PEM files: serve https instead of http. */
+  tls?: { certFile: string; keyFile: string };
+}
+
+export interface S3Server {
+  /** `http://127.0.0.1:PORT` (https with `tls`). */
+  endpoint: string;
+  port: number;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Where the objects live on disk (`<dir>/<bucket>/<key>._S3rver_object`). */
+  dataDir: string;
+  /** Creates a bucket (walship itself never does). */
+  createBucket(name: string): Promise<void>;
+  /** Stops the server and removes its data. */
+  stop(): Promise<void>;
+  /** Kills the server and removes its data synchronously, for an `unload` handler. */
+  kill(): void;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Starts s3rver and resolves once it listens. */
+export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Server> {
+  const root = await Deno.makeTempDir({ prefix: "walship-s3rver-" });
+  const dataDir = `${root}/data`;
+  await Deno.mkdir(dataDir);
+  const script = `${root}/s3rver.js`;
+  await Deno.writeTextFile(script, SERVER_SCRIPT);
+  const port = freePort();
+  const tlsFiles = options.tls ? [options.tls.certFile, options.tls.keyFile] : [];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--no-config",
+      "--no-lock",
+      `--allow-net=127.0.0.1:${port}`,
+      `--allow-read=${[root, ...tlsFiles].join(",")}`,
+      `--allow-write=${root}`,
+      "--allow-env",
+      "--allow-sys",
+      script,
+      String(port),
+      dataDir,
+      ...tlsFiles,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    await child.stdin.close().catch(() => {});
+    await child.status;
+    await stderr;
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  };
+  try {
+    await waitForLine(child.stdout, "ready", 30_000);
+  } catch (err) {
+    await stop();
+    throw new Error(`s3rver did not start: ${(err as Error).message}\n${await stderr}`);
+  }
+  const endpoint = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const accessKeyId = "S3RVER";
+  const secretAccessKey = "S3RVER";
+  return {
+    endpoint,
+    port,
+    accessKeyId,
+    secretAccessKey,
+    dataDir,
+    async createBucket(name) {
+      const client = new S3Client({
+        endpoint,
+        region: "us-east-1",
+        forcePathStyle: true,
+        credentials: { accessKeyId, secretAccessKey },
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+        // The test's own self-signed certificate.
+        ...(options.tls
+          ? { requestHandler: { httpsAgent: new HttpsAgent({ rejectUnauthorized: false }) } }
+          : {}),
+      });
+      try {
+        await client.send(new CreateBucketCommand({ Bucket: name }));
+      } finally {
+        client.destroy();
+      }
+    },
+    stop,
+    kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      try {
+        Deno.removeSync(root, { recursive: true });
+      } catch {
+        // already removed
+      }
+    },
+  };
+}
+
+/** Reads `stream` until a line equal to `want`, then stops reading it. */
+async function waitForLine(
+  stream: ReadableStream<Uint8Array>,
+  want: string,
+  timeoutMs: number,
+): Promise<void> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  const timer = setTimeout(() => reader.cancel(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  let text = "";
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error("the server exited");
+      text += value;
+      if (text.split("\n").includes(want)) return;
+    }
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => {});
+  }
+}
