@@ -1,13 +1,23 @@
 /** walship: continuous SQLite replication to object storage. Routes argv to a command and sets the exit code. */
 import type { Command } from "./lib/cli/command.ts";
+import { databasesCommand } from "./lib/cli/databases.ts";
 import { ltxCommand } from "./lib/cli/ltx.ts";
 import { replicateCommand } from "./lib/cli/replicate.ts";
 import { restoreCommand } from "./lib/cli/restore.ts";
 import { snapshotCommand } from "./lib/cli/snapshot.ts";
+import { statusCommand } from "./lib/cli/status.ts";
 import { versionCommand } from "./lib/cli/version.ts";
 import { UsageError, WalshipError } from "./lib/util/errors.ts";
 
-const COMMANDS: Command[] = [replicateCommand, restoreCommand, snapshotCommand, ltxCommand, versionCommand];
+const COMMANDS: Command[] = [
+  replicateCommand,
+  restoreCommand,
+  snapshotCommand,
+  databasesCommand,
+  statusCommand,
+  ltxCommand,
+  versionCommand,
+];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

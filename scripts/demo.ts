@@ -20,7 +20,7 @@ function walship(args: string[], stdout: "inherit" | "null" = "inherit"): Deno.C
       "--allow-read",
       "--allow-write",
       "--allow-env",
-      "--allow-sys=hostname,osRelease",
+      "--allow-sys",
       join(root, "main.ts"),
       ...args,
     ],

@@ -80,7 +80,8 @@ async function maxTxid(url: string, env: Record<string, string>): Promise<string
 Deno.test("abs:// with LITESTREAM_AZURE_ACCOUNT_KEY: replicate, ltx, restore latest and -txid", async () => {
   const dir = await Deno.makeTempDir({ prefix: "walship-abs-" });
   const app = new App(dir);
-  const url = absUrl(await newContainer());
+  const container = await newContainer();
+  const url = absUrl(container);
   try {
     app.write(20);
     assertOk(await runWalship(["replicate", "-once", app.path, url], KEY_ENV), "replicate -once");
@@ -105,12 +106,34 @@ Deno.test("abs:// with LITESTREAM_AZURE_ACCOUNT_KEY: replicate, ltx, restore lat
     const listed = await runWalship(["ltx", url], KEY_ENV);
     assertOk(listed, "ltx");
     assert.match(listed.stdout, /^level\tmin_txid\tmax_txid\tsize\tcreated\n0\t0{15}1\t/);
+
+    // Both config forms: Litestream's fields (key from an expanded variable) and url:.
+    const forms = {
+      fields: `type: abs
+      account-name: ${AZURITE_ACCOUNT}
+      account-key: \${TEST_ABS_KEY}
+      bucket: ${container}
+      path: /apps/db/
+      endpoint: ${azurite.endpoint}
+      max-connections: 2`,
+      url: `url: ${url}`,
+    };
+    for (const [form, env] of [["fields", { TEST_ABS_KEY: AZURITE_KEY }], ["url", KEY_ENV]] as const) {
+      const config = join(dir, `walship-${form}.yml`);
+      await Deno.writeTextFile(config, `dbs:\n  - path: ${app.path}\n    replica:\n      ${forms[form]}\n`);
+      const out = join(dir, `config-${form}.db`);
+      assertOk(
+        await runWalship(["restore", "-config", config, "-o", out, app.path], env),
+        `restore (${form})`,
+      );
+      assert.equal(dumpDigest(out).digest, app.digest(), `config form ${form}`);
+    }
   } finally {
     app.db.close();
   }
 });
 
-Deno.test("abs:// with Stash's AZURE_ACCOUNT_NAME/AZURE_ACCOUNT_KEY, and with a SAS token", async () => {
+Deno.test("abs:// with Stash's AZURE_ACCOUNT_NAME/AZURE_ACCOUNT_KEY; with a SAS token, and snapshot", async () => {
   const dir = await Deno.makeTempDir({ prefix: "walship-abs-" });
   const app = new App(dir);
   try {
@@ -125,7 +148,12 @@ Deno.test("abs:// with Stash's AZURE_ACCOUNT_NAME/AZURE_ACCOUNT_KEY, and with a 
     const sasUrl = absUrl(container, { account: false });
     assertOk(await runWalship(["replicate", "-once", app.path, sasUrl], sasEnv), "replicate (SAS)");
     app.write(5);
-    assertOk(await runWalship(["replicate", "-once", app.path, sasUrl], sasEnv), "replicate (SAS) again");
+    // The cron-style snapshot command writes a new L9 file; restore gets the latest state from it.
+    assertOk(await runWalship(["snapshot", app.path, sasUrl], sasEnv), "snapshot (SAS)");
+    const snapshots = await runWalship(["ltx", "-json", "-level", "9", sasUrl], sasEnv);
+    assertOk(snapshots, "ltx -level 9");
+    const newest = (JSON.parse(snapshots.stdout) as { max_txid: string }[]).at(-1);
+    assert.equal(newest?.max_txid, await maxTxid(sasUrl, sasEnv), "the snapshot holds the newest state");
     assert.equal(await restoreDigest(sasUrl, sasEnv), app.digest());
   } finally {
     app.db.close();

@@ -8,11 +8,13 @@ import { type Command, print } from "./command.ts";
 import { formatFlags, parseFlags } from "./flags.ts";
 import { ltxFileRow } from "./common.ts";
 import { CONFIG_FLAGS, configFromFlags, configuredDatabase, pickReplica } from "./config_source.ts";
+import { AGE_FLAGS, withAgeFlags } from "./age_flags.ts";
 
 const FLAGS = {
   level: { type: "string", valueName: "N|all", description: "level to list, 0-9 or all (0)" },
   json: { type: "boolean", description: "print JSON" },
   replica: { type: "string", valueName: "NAME", description: "with DB_PATH: list this replica (the first)" },
+  ...AGE_FLAGS,
   ...CONFIG_FLAGS,
 } as const;
 
@@ -37,8 +39,12 @@ ${formatFlags(FLAGS)}`,
       throw new UsageError(`-level takes 0-9 or all, not "${levelText}"`);
     }
     const source = positionals[0]!;
-    const store = isReplicaUrl(source) ? openReplicaStore(parseReplicaUrl(source)) : openReplicaStore(
-      pickReplica(configuredDatabase(await configFromFlags(flags), source), flags.replica).spec,
+    const store = openReplicaStore(
+      isReplicaUrl(source) ? withAgeFlags(parseReplicaUrl(source), flags, "url") : withAgeFlags(
+        pickReplica(configuredDatabase(await configFromFlags(flags), source), flags.replica).spec,
+        flags,
+        "config",
+      ),
     );
     let files: LtxFileInfo[];
     if (levelText === "all") {

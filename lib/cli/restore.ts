@@ -1,6 +1,6 @@
 /** `walship restore -o OUT URL`: rebuild a database from a replica, latest or at a point in time. */
 import { isReplicaUrl, parseReplicaUrl } from "../config/replica_url.ts";
-import { type IntegrityCheck, prepareOutputPath, restoreToFile } from "../engine/restore.ts";
+import { type IntegrityCheck, prepareOutputPath, restoreWithReplanning } from "../engine/restore.ts";
 import { NoBackupError, planRestore, type RestoreTarget } from "../engine/restore_plan.ts";
 import { formatTxid, parseTxid } from "../ltx/txid.ts";
 import { openReplicaStore } from "../storage/open.ts";
@@ -9,6 +9,7 @@ import { exists } from "../util/fs.ts";
 import { type Command, print } from "./command.ts";
 import { LOG_FLAGS, loggerFromFlags, ltxFileRow } from "./common.ts";
 import { CONFIG_FLAGS, configFromFlags, configuredDatabase, pickReplica } from "./config_source.ts";
+import { AGE_FLAGS, withAgeFlags } from "./age_flags.ts";
 import { formatFlags, parseFlags } from "./flags.ts";
 
 const FLAGS = {
@@ -31,6 +32,7 @@ const FLAGS = {
     valueName: "NAME",
     description: "with DB_PATH: restore from this replica (the first)",
   },
+  ...AGE_FLAGS,
   ...CONFIG_FLAGS,
   ...LOG_FLAGS,
 } as const;
@@ -55,22 +57,27 @@ ${formatFlags(FLAGS)}`,
       });
     }
     const source = positionals[0]!;
+    const target = parseTarget(flags);
+    // A point-in-time restore compares LTX timestamps, which some stores only give for extra requests.
+    const storeOptions = { exactTimestamps: target.timestamp !== undefined };
     let store;
     let out = flags.o ?? "";
     if (isReplicaUrl(source)) {
       if (flags.replica !== undefined) {
         throw new UsageError("-replica works only with DB_PATH and a config file");
       }
-      store = openReplicaStore(parseReplicaUrl(source));
+      store = openReplicaStore(withAgeFlags(parseReplicaUrl(source), flags, "url"), storeOptions);
       if (!out && !flags["dry-run"]) {
         throw new UsageError("restore from a URL needs -o PATH for the output database");
       }
     } else {
       const db = configuredDatabase(await configFromFlags(flags), source);
-      store = openReplicaStore(pickReplica(db, flags.replica).spec);
+      store = openReplicaStore(
+        withAgeFlags(pickReplica(db, flags.replica).spec, flags, "config"),
+        storeOptions,
+      );
       out ||= db.path;
     }
-    const target = parseTarget(flags);
     const integrityCheck = (flags["integrity-check"] ?? "none") as IntegrityCheck;
     if (!["none", "quick", "full"].includes(integrityCheck)) {
       throw new UsageError(`-integrity-check takes none, quick or full, not "${integrityCheck}"`);
@@ -106,14 +113,14 @@ ${formatFlags(FLAGS)}`,
     }
     await prepareOutputPath(out, flags.force ?? false);
     const started = performance.now();
-    const result = await restoreToFile(store, plan, out, { parallelism, integrityCheck });
+    const result = await restoreWithReplanning(store, plan, target, out, { parallelism, integrityCheck });
     const durationMs = Math.round(performance.now() - started);
     if (flags.json) {
       print(JSON.stringify({
         db_path: out,
         replica: store.describe(),
         txid: formatTxid(result.txid),
-        files: plan.length,
+        files: result.plan.length,
         duration_ms: durationMs,
         integrity_check: integrityCheck,
       }));
@@ -121,7 +128,7 @@ ${formatFlags(FLAGS)}`,
       logger.info("restored", {
         path: out,
         txid: formatTxid(result.txid),
-        files: plan.length,
+        files: result.plan.length,
         ms: durationMs,
       });
     }

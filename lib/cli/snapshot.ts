@@ -14,10 +14,12 @@ import { type Command, print } from "./command.ts";
 import { LOG_FLAGS, loggerFromFlags } from "./common.ts";
 import { CONFIG_FLAGS, configFromFlags, configuredDatabase } from "./config_source.ts";
 import { formatFlags, parseFlags } from "./flags.ts";
+import { AGE_FLAGS, type AgeFlagValues, withAgeFlags } from "./age_flags.ts";
 
 const FLAGS = {
   "enforce-retention": { type: "boolean", description: "apply the retention policy after the snapshot" },
   json: { type: "boolean", description: "print a JSON summary on stdout" },
+  ...AGE_FLAGS,
   ...CONFIG_FLAGS,
   ...LOG_FLAGS,
 } as const;
@@ -106,7 +108,7 @@ interface SnapshotJob {
 /** What to snapshot: a database and URLs from the command line, or databases from the config file. */
 async function snapshotJobs(
   positionals: string[],
-  flags: { config?: string; "no-expand-env"?: boolean },
+  flags: { config?: string; "no-expand-env"?: boolean } & AgeFlagValues,
 ): Promise<SnapshotJob[]> {
   if (positionals.length >= 2 || (positionals.length === 1 && isReplicaUrl(positionals[0]!))) {
     const [dbPath, ...urls] = positionals as [string, ...string[]];
@@ -115,7 +117,8 @@ async function snapshotJobs(
         hint: "walship snapshot /data/app.db file:///backups/app",
       });
     }
-    return [{ path: dbPath, stores: urls.map((u) => openReplicaStore(parseReplicaUrl(u))), options: {} }];
+    const stores = urls.map((u) => openReplicaStore(withAgeFlags(parseReplicaUrl(u), flags, "url")));
+    return [{ path: dbPath, stores, options: {} }];
   }
   const config = await configFromFlags(flags);
   const databases = positionals.length === 1
@@ -131,7 +134,7 @@ async function snapshotJobs(
   if (databases.length === 0) throw new UsageError(`No databases in the config file ${config.path}`);
   return databases.map((db) => ({
     path: db.path,
-    stores: db.replicas.map((r) => openReplicaStore(r.spec)),
+    stores: db.replicas.map((r) => openReplicaStore(withAgeFlags(r.spec, flags, "config"))),
     options: { schedule: config.schedule, metaPath: db.metaPath },
   }));
 }

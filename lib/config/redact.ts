@@ -3,10 +3,13 @@ import { UsageError } from "../util/errors.ts";
 import { redactUrl } from "./s3_url.ts";
 
 /** Spec fields that hold credentials (camelCase as in the specs). */
-const SECRET_FIELD = /^(accessKeyId|secretAccessKey|accountKey|sasToken|sseCustomerKey|password|token)$/i;
+const SECRET_FIELD =
+  /^(accessKeyId|secretAccessKey|accountKey|sasToken|sseCustomerKey|password|token|passphrase|identities)$/i;
 /** YAML keys that hold credentials. */
 const SECRET_KEY_LINE =
-  /^[\s-]*["']?(access-key-id|secret-access-key|account-key|sas-token|sse-customer-key)["']?\s*:\s*(.*)$/;
+  /^[\s-]*["']?(access-key-id|secret-access-key|account-key|sas-token|sse-customer-key|passphrase)["']?\s*:\s*(.*)$/;
+/** age secret keys, wherever they are written. */
+const AGE_IDENTITY = /AGE-SECRET-KEY-[0-9A-Z-]+/g;
 
 export const REDACTED = "REDACTED";
 
@@ -20,7 +23,7 @@ function redactValue(value: unknown, key = ""): unknown {
     if (SECRET_FIELD.test(key) && value !== "") return REDACTED;
     return value.includes("://") ? redactUrl(value) : value;
   }
-  if (Array.isArray(value)) return value.map((v) => redactValue(v));
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, key));
   if (value && typeof value === "object") {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(v, k)]));
   }
@@ -32,7 +35,7 @@ function redactValue(value: unknown, key = ""): unknown {
  * never show. Values under four characters are left out, as replacing them would garble messages.
  */
 export function secretsIn(text: string): string[] {
-  const found = new Set<string>();
+  const found = new Set<string>(text.match(AGE_IDENTITY) ?? []);
   for (const line of text.split(/\r?\n/)) {
     const m = SECRET_KEY_LINE.exec(line);
     if (!m) continue;

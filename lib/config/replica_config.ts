@@ -5,6 +5,15 @@
  */
 import { UsageError } from "../util/errors.ts";
 import { absSpecFromOptions } from "./abs_url.ts";
+import {
+  type AgeKeys,
+  checkAgeKeys,
+  checkIdentity,
+  checkRecipient,
+  parseIdentities,
+  parseRecipients,
+  readKeyFileSync,
+} from "./age_keys.ts";
 import { expandPath } from "./expand_path.ts";
 import { isReplicaUrl, parseReplicaUrl, type ReplicaSpec } from "./replica_url.ts";
 import { S3_REPLICA_KEYS, s3SpecFromOptions } from "./s3_url.ts";
@@ -20,7 +29,8 @@ export interface ReplicaConfig {
 
 type ReplicaType = ReplicaSpec["type"];
 
-const COMMON_KEYS = ["type", "url", "name", "sync-interval"] as const;
+const COMMON_KEYS = ["type", "url", "name", "sync-interval", "age"] as const;
+const AGE_KEYS = ["identities", "recipients", "identity-file", "recipients-file", "passphrase"];
 const TYPE_KEYS: Record<ReplicaType, readonly string[]> = {
   file: ["path"],
   s3: S3_REPLICA_KEYS.filter((k) => k !== "type" && k !== "url"),
@@ -44,7 +54,8 @@ export const UNSUPPORTED_REPLICA_KEYS: Readonly<Record<string, string>> = {
   "validation-interval": NOT_IMPLEMENTED,
   "max-sync-ltx-files": NOT_IMPLEMENTED,
   "auto-recover": NOT_IMPLEMENTED,
-  age: "encryption is not supported; remove it",
+  // Allowed on a replica (COMMON_KEYS); this hint is for the places it is not.
+  age: "age: goes on each replica (its replica: or replicas: item)",
   "sse-customer-algorithm": SSE_HINT,
   "sse-customer-key": SSE_HINT,
   "sse-customer-key-path": SSE_HINT,
@@ -114,7 +125,9 @@ export function readReplica(value: ConfigValue, context: ReplicaContext): Replic
     const global = context.globals.get(key);
     if (global && !(url !== undefined && key === "bucket")) options.set(key, global);
   }
-  for (const key of own) if (key !== "type" && key !== "name") options.set(key, map.get(key)!);
+  for (const key of own) {
+    if (key !== "type" && key !== "name" && key !== "age") options.set(key, map.get(key)!);
+  }
 
   const syncInterval = options.get("sync-interval");
   const syncIntervalMs = syncInterval ? syncInterval.duration() : 1000;
@@ -123,11 +136,57 @@ export function readReplica(value: ConfigValue, context: ReplicaContext): Replic
   }
   options.delete("sync-interval");
 
-  return {
-    name: map.get("name")?.string().trim() ?? "",
-    spec: buildSpec(type, options, map, context),
-    syncIntervalMs,
+  const spec = buildSpec(type, options, map, context);
+  const age = map.get("age");
+  if (age) spec.age = readAge(age, context.home);
+  return { name: map.get("name")?.string().trim() ?? "", spec, syncIntervalMs };
+}
+
+/** `age:` of a replica: keys inline or in files (read now, so a bad file names its config line). */
+function readAge(value: ConfigValue, home: string | undefined): AgeKeys {
+  const map = value.map();
+  map.checkKeys(AGE_KEYS);
+  const keys: AgeKeys = { recipients: [], identities: [] };
+  for (const item of map.get("identities")?.list() ?? []) {
+    keys.identities.push(
+      atLine(item.line, () => checked(item.string(), (t) => checkIdentity(t, item.where))),
+    );
+  }
+  for (const item of map.get("recipients")?.list() ?? []) {
+    keys.recipients.push(
+      atLine(item.line, () => checked(item.string(), (t) => checkRecipient(t, item.where))),
+    );
+  }
+  const fromFile = (key: string, what: string, parse: (text: string, where: string) => string[]) => {
+    const file = map.get(key);
+    if (!file) return [];
+    return atLine(file.line, () => {
+      const path = expandPath(file.string().trim(), home) ?? file.string().trim();
+      return parse(readKeyFileSync(path, what), `age ${what} "${path}"`);
+    });
   };
+  keys.identities.push(...fromFile("identity-file", "identity file", parseIdentities));
+  keys.recipients.push(...fromFile("recipients-file", "recipients file", parseRecipients));
+  const passphrase = map.get("passphrase");
+  if (passphrase) keys.passphrase = passphrase.string();
+  atLine(value.line, () => checkAgeKeys(keys, map.where));
+  return keys;
+}
+
+function checked(text: string, check: (text: string) => void): string {
+  const trimmed = text.trim();
+  check(trimmed);
+  return trimmed;
+}
+
+/** Runs `read`, putting `config line N:` before the message of a UsageError it throws. */
+function atLine<T>(line: number, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof UsageError) || err.message.startsWith("config line ")) throw err;
+    throw configError(line, err.message, err.hint);
+  }
 }
 
 function replicaType(map: ConfigMap, url: string | undefined): ReplicaType {

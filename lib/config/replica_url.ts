@@ -3,8 +3,10 @@ import { resolve } from "node:path";
 import { UsageError } from "../util/errors.ts";
 import { parseS3Url, type S3Spec } from "./s3_url.ts";
 import { type AbsSpec, parseAbsUrl } from "./abs_url.ts";
+import type { AgeKeys } from "./age_keys.ts";
 
-export type ReplicaSpec = { type: "file"; path: string } | S3Spec | AbsSpec;
+/** Where a replica is; `age` encrypts it (lib/storage/encrypted.ts), whatever the type. */
+export type ReplicaSpec = ({ type: "file"; path: string } | S3Spec | AbsSpec) & { age?: AgeKeys };
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
 

@@ -6,9 +6,10 @@
 import { LtxDecoder } from "../ltx/decoder.ts";
 import type { LtxHeader } from "../ltx/header.ts";
 import { FileStore } from "../storage/file.ts";
-import type { LtxFileInfo } from "../storage/store.ts";
+import type { LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "../storage/store.ts";
 import { ltxFileName } from "../ltx/txid.ts";
 import { basename, dirname, join } from "node:path";
+import { createHash } from "node:crypto";
 import { BufferedFileWriter, removeIfExists, syncDir, tempPathFor } from "../util/fs.ts";
 
 /** Default state directory for a database path. */
@@ -41,12 +42,12 @@ export class LocalStore extends FileStore {
 
   /**
    * A local copy of a replica file, or null when there is none or its size differs (then it is not
-   * the same file: the replica's copy wins).
+   * the same file: the replica's copy wins). An encrypted replica lists the LTX size apart.
    */
   async openCopy(file: LtxFileInfo): Promise<ReadableStream<Uint8Array> | null> {
     const path = this.pathOf(file.level, file.minTxid, file.maxTxid);
     const info = await Deno.stat(path).catch(() => null);
-    if (!info || info.size !== file.sizeBytes) return null;
+    if (!info || info.size !== (file.ltxSizeBytes ?? file.sizeBytes)) return null;
     try {
       return await this.open(file);
     } catch {
@@ -63,6 +64,54 @@ export class LocalStore extends FileStore {
       return await decoder.readHeader();
     } finally {
       await decoder.cancel();
+    }
+  }
+}
+
+/**
+ * Plaintext copies of the files compaction writes (L1..L8) to one replica that stores files encrypted,
+ * so every compaction input is local: a write-only replica (age recipients, no identity) cannot be read
+ * back, and a readable one need not be downloaded and decrypted. Pruned to what the replica lists.
+ */
+export class LocalMirror extends LocalStore {
+  /** The mirror of the replica `store` under the state directory `metaPath`. */
+  static of(metaPath: string, store: Pick<ReplicaStore, "describe">): LocalMirror {
+    const id = createHash("sha256").update(store.describe()).digest("hex").slice(0, 16);
+    return new LocalMirror(join(metaPath, "mirror", id));
+  }
+
+  /** `store` with every write copied here first, so a file in the replica always has its local copy. */
+  keepingCopies(store: ReplicaStore): ReplicaStore {
+    return {
+      list: (level, signal) => store.list(level, signal),
+      open: (file, range, signal) => store.open(file, range, signal),
+      remove: (files, signal) => store.remove(files, signal),
+      describe: () => store.describe(),
+      write: async (file, body, signal) => {
+        await this.keep(file, body);
+        return await store.write(file, body, signal);
+      },
+    };
+  }
+
+  async keep(file: LtxFileRef & { createdAt: number }, body: WriteBody): Promise<void> {
+    await writeLocalFile(
+      this.pathOf(file.level, file.minTxid, file.maxTxid),
+      file.createdAt,
+      async (sink) => {
+        for await (const chunk of body.open()) await sink(chunk);
+      },
+    );
+  }
+
+  /** Removes copies of compaction levels that are not in `kept` (retention removed them, or another process). */
+  async prune(kept: readonly LtxFileRef[]): Promise<void> {
+    const names = new Set(kept.map((f) => this.pathOf(f.level, f.minTxid, f.maxTxid)));
+    for (let level = 1; level <= 8; level++) {
+      const gone = (await this.list(level)).filter((f) =>
+        !names.has(this.pathOf(level, f.minTxid, f.maxTxid))
+      );
+      if (gone.length > 0) await this.remove(gone);
     }
   }
 }

@@ -1,12 +1,14 @@
 /**
  * Keeps one replica small and fast to restore: compacts each level into the next once per interval
  * boundary, and applies retention. Works only through the store (plus optional local copies of L0
- * files), so it is the same for file, S3 and Azure replicas.
+ * files), so it is the same for file, S3 and Azure replicas. For a replica that stores files encrypted,
+ * a local mirror keeps a plaintext copy of every file it compacts, so it never reads one back.
  */
 import { formatTxid } from "../ltx/txid.ts";
 import type { LtxFileInfo, ReplicaStore } from "../storage/store.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { compactInto, type CompactOptions } from "./compactor.ts";
+import type { LocalMirror } from "./local_store.ts";
 import { listAllLevels } from "./restore_plan.ts";
 import { filesToRemove } from "./retention.ts";
 import { alignDown, type MaintenanceSchedule } from "./schedule.ts";
@@ -16,6 +18,8 @@ export interface MaintenanceOptions {
   /** Where merged files wait for upload. */
   scratchDir: string;
   openLocal?: CompactOptions["openLocal"];
+  /** Local copies of compacted files, used when the replica's listing shows it stores them encrypted. */
+  mirror?: LocalMirror;
   now?: () => number;
   logger?: Logger;
 }
@@ -87,9 +91,11 @@ export class ReplicaMaintenance {
     const dstMax = newest?.maxTxid ?? 0n;
     if (level === 1) this.l1MaxTxid = dstMax;
     if (boundary !== undefined && newest && newest.createdAt > boundary) return [];
-    const written = await compactInto(this.store, src, dstMax, level, {
+    const mirror = [...dst, ...src].some((f) => f.ltxSizeBytes !== undefined) ? this.#o.mirror : undefined;
+    const target = mirror ? mirror.keepingCopies(this.store) : this.store;
+    const written = await compactInto(target, src, dstMax, level, {
       scratchDir: this.#o.scratchDir,
-      openLocal: level === 1 ? this.#o.openLocal : undefined,
+      openLocal: level === 1 ? this.#o.openLocal : mirror && ((file) => mirror.openCopy(file)),
       signal,
     });
     for (const file of written) {
@@ -116,6 +122,10 @@ export class ReplicaMaintenance {
         files: remove.length,
         levels: [...byLevel].map(([l, n]) => `L${l}:${n}`).join(","),
       });
+    }
+    if (this.#o.mirror) {
+      const removed = new Set(remove);
+      await this.#o.mirror.prune([...levels.values()].flat().filter((f) => !removed.has(f)));
     }
     return remove;
   }

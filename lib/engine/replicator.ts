@@ -9,6 +9,7 @@ import { SNAPSHOT_LEVEL } from "../storage/store.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import type { Database } from "./database.ts";
+import { LocalMirror } from "./local_store.ts";
 import { ReplicaMaintenance } from "./maintenance.ts";
 import type { Replica } from "./replica.ts";
 import { alignDown, DEFAULT_SCHEDULE, type MaintenanceSchedule } from "./schedule.ts";
@@ -18,10 +19,14 @@ export interface ReplicatorOptions {
   monitorIntervalMs?: number;
   /** How often new files are shipped to each replica. @default 1000 */
   syncIntervalMs?: number;
+  /** Per replica sync intervals (index as in `replicas`), overriding `syncIntervalMs`. */
+  replicaSyncIntervalsMs?: readonly (number | undefined)[];
   /** Longest wait between attempts after repeated errors. @default 30000 */
   maxBackoffMs?: number;
   /** Time the final sync on shutdown may take, retries included. @default 30000 */
   shutdownSyncTimeoutMs?: number;
+  /** First wait between final sync retries, doubled up to 5 s. @default 500 */
+  shutdownSyncIntervalMs?: number;
   /** Compaction levels, snapshots and retention. @default DEFAULT_SCHEDULE */
   schedule?: MaintenanceSchedule;
   logger?: Logger;
@@ -36,6 +41,9 @@ interface ReplicaState {
   failures: number;
   maintenanceRetryAt: number;
   maintenanceFailures: number;
+  syncIntervalMs: number;
+  /** The shipment under way: a slow or failing replica never holds up the WAL copy or the other replicas. */
+  shipping: Promise<void> | null;
 }
 
 export interface SyncOnceOptions {
@@ -53,11 +61,12 @@ export interface SyncOnceOptions {
 export class Replicator {
   readonly db: Database;
   #states: ReplicaState[];
-  #o: Required<Omit<ReplicatorOptions, "logger" | "now">>;
+  #o: Required<Omit<ReplicatorOptions, "logger" | "now" | "replicaSyncIntervalsMs">>;
   #logger: Logger;
   #now: () => number;
   #maintaining: Promise<void> | null = null;
   #maintenanceAbort = new AbortController();
+  #shipAbort = new AbortController();
   /** The last snapshot boundary checked; null until the first check after start. */
   #snapshotBoundary: number | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -74,16 +83,18 @@ export class Replicator {
       syncIntervalMs: options.syncIntervalMs ?? 1000,
       maxBackoffMs: options.maxBackoffMs ?? 30_000,
       shutdownSyncTimeoutMs: options.shutdownSyncTimeoutMs ?? 30_000,
+      shutdownSyncIntervalMs: options.shutdownSyncIntervalMs ?? 500,
       schedule: options.schedule ?? DEFAULT_SCHEDULE,
     };
     this.#now = options.now ?? Date.now;
     this.#logger = (options.logger ?? silentLogger).with({ db: db.path });
-    this.#states = replicas.map((replica) => ({
+    this.#states = replicas.map((replica, i) => ({
       replica,
       maintenance: new ReplicaMaintenance(replica.store, {
         schedule: this.#o.schedule,
         scratchDir: db.scratchDir,
         openLocal: (file) => db.local.openCopy(file),
+        mirror: LocalMirror.of(db.local.root, replica.store),
         now: this.#now,
         logger: this.#logger.with({ replica: replica.name }),
       }),
@@ -91,6 +102,8 @@ export class Replicator {
       failures: 0,
       maintenanceRetryAt: 0,
       maintenanceFailures: 0,
+      syncIntervalMs: options.replicaSyncIntervalsMs?.[i] ?? this.#o.syncIntervalMs,
+      shipping: null,
     }));
   }
 
@@ -159,6 +172,10 @@ export class Replicator {
     await this.#running;
     await this.#maintaining;
     const deadline = Date.now() + this.#o.shutdownSyncTimeoutMs;
+    // Shipments under way may finish within the shutdown budget; then they are cut short.
+    await settleWithin(this.#shipments(), deadline - Date.now(), signal);
+    this.#shipAbort.abort();
+    await this.#shipments();
     let clean = false;
     try {
       await this.db.sync();
@@ -179,7 +196,7 @@ export class Replicator {
           this.#logger.error("final sync incomplete", { error: failed.join("; ") });
           break;
         }
-        await sleep(Math.min(500 * 2 ** attempt, 5000), signal);
+        await sleep(Math.min(this.#o.shutdownSyncIntervalMs * 2 ** attempt, 5000), signal);
       }
       await this.#pruneLocal();
     } finally {
@@ -220,15 +237,8 @@ export class Replicator {
       }
     }
     for (const state of this.#states) {
-      if (Date.now() < state.nextAttemptAt) continue;
-      try {
-        await state.replica.sync();
-        if (state.failures > 0) this.#logger.info("replica recovered", { replica: state.replica.name });
-        state.failures = 0;
-        state.nextAttemptAt = Date.now() + this.#o.syncIntervalMs - this.#o.monitorIntervalMs;
-      } catch (err) {
-        this.#fail(state, err);
-      }
+      if (state.shipping || Date.now() < state.nextAttemptAt) continue;
+      state.shipping = this.#ship(state).finally(() => (state.shipping = null));
     }
     await this.#pruneLocal().catch((err) =>
       this.#logger.warn("local cleanup failed", { error: errorMessage(err) })
@@ -244,10 +254,27 @@ export class Replicator {
     }
   }
 
-  /** Waits for background maintenance started by the loop (tests step a fake clock with this). */
+  async #ship(state: ReplicaState): Promise<void> {
+    const signal = this.#shipAbort.signal;
+    try {
+      await state.replica.sync(signal);
+      if (state.failures > 0) this.#logger.info("replica recovered", { replica: state.replica.name });
+      state.failures = 0;
+      state.nextAttemptAt = Date.now() + state.syncIntervalMs - this.#o.monitorIntervalMs;
+    } catch (err) {
+      if (!signal.aborted) this.#fail(state, err);
+    }
+  }
+
+  #shipments(): Promise<unknown> {
+    return Promise.all(this.#states.map((s) => s.shipping));
+  }
+
+  /** Waits for background maintenance and shipments started by the loop (tests step a fake clock with this). */
   async idle(): Promise<void> {
     await this.#running;
     await this.#maintaining;
+    await this.#shipments();
   }
 
   async #maintain(signal: AbortSignal): Promise<void> {
@@ -296,7 +323,7 @@ export class Replicator {
 
   #fail(state: ReplicaState, err: unknown): void {
     state.failures++;
-    state.nextAttemptAt = Date.now() + this.#backoff(state.failures);
+    state.nextAttemptAt = Date.now() + this.#backoff(state.failures, state.syncIntervalMs);
     this.lastError = errorMessage(err);
     // Log the first failure and then every tenth, so a long outage does not flood the log.
     if (state.failures === 1 || state.failures % 10 === 0) {
@@ -304,8 +331,8 @@ export class Replicator {
     }
   }
 
-  #backoff(failures: number): number {
-    return Math.min(this.#o.syncIntervalMs * 2 ** (failures - 1), this.#o.maxBackoffMs);
+  #backoff(failures: number, baseMs = this.#o.syncIntervalMs): number {
+    return Math.min(baseMs * 2 ** (failures - 1), this.#o.maxBackoffMs);
   }
 
   /**
@@ -327,6 +354,19 @@ export class Replicator {
     const files = await this.db.local.list(0);
     const removable = files.slice(0, -1).filter((f) => f.maxTxid <= min!);
     if (removable.length > 0) await this.db.local.remove(removable);
+  }
+}
+
+/** Waits for `work`, but no longer than `ms` or until `signal` fires. */
+async function settleWithin(work: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([
+      work,
+      sleep(Math.max(0, ms), signal ? AbortSignal.any([signal, done.signal]) : done.signal),
+    ]);
+  } finally {
+    done.abort();
   }
 }
 

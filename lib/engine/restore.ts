@@ -9,7 +9,8 @@ import { LtxDecoder } from "../ltx/decoder.ts";
 import { lockPgno } from "../ltx/header.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import type { LtxFileInfo, ReplicaStore } from "../storage/store.ts";
-import { CorruptionError, WalshipError } from "../util/errors.ts";
+import { CorruptionError, NotFoundError, WalshipError } from "../util/errors.ts";
+import { planRestore, type RestoreTarget } from "./restore_plan.ts";
 import { removeIfExists, syncDir } from "../util/fs.ts";
 import { dirname } from "node:path";
 import { openResumable } from "./resumable.ts";
@@ -195,5 +196,27 @@ export async function prepareOutputPath(path: string, force: boolean): Promise<v
     throw new WalshipError(`Output database "${path}" already exists`, {
       hint: "choose another -o path, or pass -force to overwrite it",
     });
+  }
+}
+
+/**
+ * Plans and restores, planning again when a planned file disappears meanwhile: on a live replica,
+ * compaction and retention remove files a plan made a moment ago may name. `plan` is the first plan,
+ * made by the caller (so it can report "no backup" or print it first).
+ */
+export async function restoreWithReplanning(
+  store: Pick<ReplicaStore, "open" | "list" | "describe">,
+  plan: LtxFileInfo[],
+  target: RestoreTarget,
+  outPath: string,
+  options: RestoreOptions = {},
+): Promise<RestoreResult & { plan: LtxFileInfo[] }> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return { ...await restoreToFile(store, plan, outPath, options), plan };
+    } catch (err) {
+      if (!(err instanceof NotFoundError) || attempt >= 4) throw err;
+      plan = await planRestore(store, target, options.signal);
+    }
   }
 }

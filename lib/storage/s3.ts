@@ -29,9 +29,9 @@ export interface S3StoreOptions {
   /** Receives the skip-verify warning. @default warnings to stderr */
   logger?: Logger;
   /**
-   * Where list() takes createdAt from. "listing": each object's LastModified (one request per 1000
-   * files; the upload time, never earlier than the LTX timestamp). "metadata": a HEAD per file for
-   * `litestream-timestamp`, as Litestream does only for timestamp restores. @default "listing"
+   * Where list() takes createdAt from. "listing": each object's LastModified, the upload time to the
+   * second (one request per 1000 files, as Litestream lists). "metadata": a HEAD per file for the LTX
+   * timestamp in `litestream-timestamp`, as Litestream does for timestamp restores. @default "listing"
    */
   timestamps?: "listing" | "metadata";
   /** Tries per request inside the SDK; the retry decorator adds more around whole calls. @default 3 */
@@ -72,20 +72,16 @@ export class S3Store implements ReplicaStore {
   }
 
   async list(level: number, signal?: AbortSignal): Promise<LtxFileInfo[]> {
+    const Bucket = this.spec.bucket;
     const prefix = this.#layout.levelPrefix(level);
     const files: (LtxFileInfo & { key: string })[] = [];
     let token: string | undefined;
     do {
+      const command = new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken: token });
       const page = await this.#send(
         `list level ${level}`,
         signal,
-        (c) =>
-          c.send(
-            new ListObjectsV2Command({ Bucket: this.spec.bucket, Prefix: prefix, ContinuationToken: token }),
-            {
-              abortSignal: signal,
-            },
-          ),
+        (c) => c.send(command, { abortSignal: signal }),
       );
       for (const object of page.Contents ?? []) {
         const ref = object.Key ? this.#layout.parseFileName(level, object.Key.slice(prefix.length)) : null;
@@ -110,13 +106,9 @@ export class S3Store implements ReplicaStore {
     const end = range?.length === undefined ? "" : String(offset + range.length - 1);
     const Range = offset > 0 || end !== "" ? `bytes=${offset}-${end}` : undefined;
     const what = `read "${key}"`;
-    const out = await this.#send(
-      what,
-      signal,
-      (c) =>
-        c.send(new GetObjectCommand({ Bucket: this.spec.bucket, Key: key, Range }), { abortSignal: signal }),
-    );
-    if (!out.Body) throw new StorageError(`Cannot ${what} from ${this.describe()}: empty response`);
+    const command = new GetObjectCommand({ Bucket: this.spec.bucket, Key: key, Range });
+    const out = await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }));
+    if (!out.Body) throw new StorageError(`Cannot ${what} in ${this.describe()}: empty response`);
     return mapErrors(out.Body.transformToWebStream(), (err) => this.#fail(err, what, signal));
   }
 
@@ -137,14 +129,8 @@ export class S3Store implements ReplicaStore {
     if (body.sizeBytes <= partSize) {
       // One PUT with a known Content-Length: no aws-chunked framing, no part buffers (Litestream #1327, #940).
       const bytes = await readExactly(body.open(), body.sizeBytes, what);
-      await this.#send(
-        what,
-        signal,
-        (c) =>
-          c.send(new PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.length }), {
-            abortSignal: signal,
-          }),
-      );
+      const command = new PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.length });
+      await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }));
     } else {
       const client = await this.#getClient();
       let badBody: StorageError | undefined; // reported instead of the abort's own failure
@@ -178,29 +164,20 @@ export class S3Store implements ReplicaStore {
   }
 
   async remove(files: readonly LtxFileRef[], signal?: AbortSignal): Promise<void> {
+    const Bucket = this.spec.bucket;
     for (let i = 0; i < files.length; i += DELETE_BATCH) {
       const keys = files.slice(i, i + DELETE_BATCH).map((f) => ({ Key: this.#layout.fileKey(f) }));
       const what = `remove ${keys.length} file(s)`;
-      const out = await this.#send(
-        what,
-        signal,
-        (c) =>
-          c.send(
-            new DeleteObjectsCommand({ Bucket: this.spec.bucket, Delete: { Objects: keys, Quiet: true } }),
-            {
-              abortSignal: signal,
-            },
-          ),
-      );
+      const command = new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys, Quiet: true } });
+      const out = await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }));
       const errors = (out.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
       if (errors.length > 0) {
         const first = errors[0]!;
-        throw new StorageError(
-          `Cannot ${what} from ${this.describe()}: "${first.Key}": ${first.Code} ${first.Message ?? ""}`
-            .trim() +
-            (errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""),
-          { retriable: /InternalError|SlowDown|ServiceUnavailable/.test(first.Code ?? "") },
-        );
+        const detail = `${first.Code ?? "Error"}${first.Message ? `: ${first.Message}` : ""}`;
+        const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+        throw new StorageError(`Cannot ${what} in ${this.describe()}: "${first.Key}": ${detail}${more}`, {
+          retriable: /InternalError|SlowDown|ServiceUnavailable/.test(first.Code ?? ""),
+        });
       }
     }
   }
@@ -211,13 +188,11 @@ export class S3Store implements ReplicaStore {
     const worker = async () => {
       while (next < files.length) {
         const file = files[next++]!;
+        const command = new HeadObjectCommand({ Bucket: this.spec.bucket, Key: file.key });
         const head = await this.#send(
           `read metadata of "${file.key}"`,
           signal,
-          (c) =>
-            c.send(new HeadObjectCommand({ Bucket: this.spec.bucket, Key: file.key }), {
-              abortSignal: signal,
-            }),
+          (c) => c.send(command, { abortSignal: signal }),
         );
         const stamp = parseLtxTimestamp(head.Metadata?.[TIMESTAMP_KEY] ?? "");
         if (stamp !== undefined) file.createdAt = stamp;

@@ -15,6 +15,11 @@ export interface LtxFileRef {
 export interface LtxFileInfo extends LtxFileRef {
   sizeBytes: number;
   createdAt: number;
+  /**
+   * Set by stores that store files transformed (age-encrypted, lib/storage/encrypted.ts): the LTX file's
+   * own size, where `sizeBytes` is the stored object's. Such a store may be unable to read files back.
+   */
+  ltxSizeBytes?: number;
 }
 
 /** Bytes to upload. `open()` is called again on each retry, so a failed attempt can be replayed. */

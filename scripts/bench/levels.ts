@@ -12,6 +12,7 @@ import { restoreToFile } from "../../lib/engine/restore.ts";
 import { listAllLevels, planFromListings } from "../../lib/engine/restore_plan.ts";
 import { DEFAULT_SCHEDULE } from "../../lib/engine/schedule.ts";
 import { FileStore } from "../../lib/storage/file.ts";
+import type { ReplicaStore } from "../../lib/storage/store.ts";
 import { walshipArgs } from "../../tests/helpers/cli.ts";
 import { type Figure, makeBigDatabase, peakRssOf, timeCommand } from "./core.ts";
 
@@ -65,10 +66,10 @@ export async function benchSnapshot(sizeMiB: number): Promise<Figure[]> {
 }
 
 /**
- * A simulated day of writes (one transaction every `stepMs`) replicated with the default levels; then
- * the latest state restored through the planner over all levels, and through L0 files only.
+ * A simulated day of writes (one transaction every `stepMs`) replicated with the default levels to one
+ * replica and as bare L0 files to another; then the latest state restored from each.
  */
-export async function benchLevelRestore(stepMs = 10_000): Promise<Figure[]> {
+export async function benchLevelRestore(stepMs = 20_000): Promise<Figure[]> {
   const dir = await Deno.makeTempDir({ prefix: "walship-bench-levels-" });
   const dbPath = join(dir, "app.db");
   const app = new DatabaseSync(dbPath);
@@ -77,12 +78,9 @@ export async function benchLevelRestore(stepMs = 10_000): Promise<Figure[]> {
   const now = () => clock;
   const db = await Database.open(dbPath, { now, checkpointIntervalMs: 0 });
   const store = new FileStore(join(dir, "replica"));
-  // L0 files stay (l0-retention of two days) so the same replica can also be restored from L0 alone.
-  const schedule = {
-    ...DEFAULT_SCHEDULE,
-    retention: { ...DEFAULT_SCHEDULE.retention, l0RetentionMs: 2 * 86400_000 },
-  };
-  const replicator = new Replicator(db, [new Replica(db, store, { now })], { schedule, now });
+  const l0Store = new FileStore(join(dir, "l0-only"));
+  const replicas = [new Replica(db, store, { now }), new Replica(db, l0Only(l0Store), { now })];
+  const replicator = new Replicator(db, replicas, { schedule: DEFAULT_SCHEDULE, now });
   const insert = app.prepare("INSERT INTO t(v, n) VALUES (randomblob(1000), ?)");
   const update = app.prepare("UPDATE t SET n = n + 1 WHERE id % 97 = ?");
   const end = clock + 86400_000;
@@ -98,13 +96,13 @@ export async function benchLevelRestore(stepMs = 10_000): Promise<Figure[]> {
   app.close();
   const levels = await listAllLevels(store);
   const allPlan = planFromListings(levels, {});
-  const l0Plan = planFromListings(new Map([[0, levels.get(0)!]]), {});
+  const l0Plan = planFromListings(new Map([[0, await l0Store.list(0)]]), {});
   const time = async (plan: typeof allPlan) => {
     const runs: number[] = [];
     for (let i = 0; i < 3; i++) {
       const out = join(dir, `out-${i}.db`);
       const t0 = performance.now();
-      await restoreToFile(store, plan, out);
+      await restoreToFile(plan === l0Plan ? l0Store : store, plan, out);
       runs.push(performance.now() - t0);
       await Deno.remove(out);
     }
@@ -112,6 +110,7 @@ export async function benchLevelRestore(stepMs = 10_000): Promise<Figure[]> {
   };
   const levelsMs = await time(allPlan);
   const l0Ms = await time(l0Plan);
+  assert(l0Plan.length > 1000 && allPlan.length < 20, "the two plans differ as intended");
   const counts = [...levels].filter(([, f]) => f.length > 0).sort(([a], [b]) => a - b)
     .map(([l, f]) => `L${l}:${f.length}`).join(" ");
   await Deno.remove(dir, { recursive: true });
@@ -123,4 +122,25 @@ export async function benchLevelRestore(stepMs = 10_000): Promise<Figure[]> {
       peer: { name: `L0 only, ${l0Plan.length} files`, value: l0Ms },
     },
   ];
+}
+
+/**
+ * The peer replica: receives every L0 file and nothing else, and shows the replicator an empty listing,
+ * so nothing is compacted or removed from it (a replica as it would be without levels or retention).
+ */
+function l0Only(inner: ReplicaStore): ReplicaStore {
+  return {
+    list: () => Promise.resolve([]),
+    open: (file, range, signal) => inner.open(file, range, signal),
+    write: (file, body, signal) =>
+      file.level === 0
+        ? inner.write(file, body, signal)
+        : Promise.resolve({ ...file, sizeBytes: body.sizeBytes }),
+    remove: () => Promise.resolve(),
+    describe: () => `${inner.describe()} (L0 only)`,
+  };
+}
+
+function assert(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`benchmark setup: ${what}`);
 }

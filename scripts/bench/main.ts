@@ -1,9 +1,10 @@
 /**
- * `deno task bench [core|restore|levels|all]`: runs the benchmarks and prints one table of figures, with ratios
+ * `deno task bench [core|restore|levels|encryption|all]`: runs the benchmarks and prints one table of figures, with ratios
  * against the peer measured in the same run. Writes the table to bench-results.md with machine facts.
  */
 import { benchLag, benchRestore, type Figure } from "./core.ts";
 import { benchLevelRestore, benchSnapshot } from "./levels.ts";
+import { benchEncryption } from "./encryption.ts";
 
 const which = Deno.args[0] ?? "all";
 const rows = Number(Deno.env.get("BENCH_ROWS") ?? 200_000);
@@ -15,6 +16,9 @@ if (which === "all" || which === "levels") {
   const sizes = (Deno.env.get("BENCH_SNAPSHOT_MIB") ?? "200,1024").split(",").map(Number);
   for (const mib of sizes) figures.push(...await benchSnapshot(mib));
   figures.push(...await benchLevelRestore());
+}
+if (which === "all" || which === "encryption") {
+  figures.push(...await benchEncryption(Number(Deno.env.get("BENCH_ENCRYPTION_BATCHES") ?? 240)));
 }
 
 const lines = [

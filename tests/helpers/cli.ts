@@ -6,7 +6,7 @@ const PERMISSIONS = [
   "--allow-read",
   "--allow-write",
   "--allow-env",
-  "--allow-sys=hostname,osRelease",
+  "--allow-sys",
   "--allow-net=127.0.0.1",
 ];
 
@@ -21,12 +21,16 @@ export function walshipArgs(args: string[]): string[] {
   return ["run", "--quiet", ...PERMISSIONS, MAIN, ...args];
 }
 
-export function walshipCommand(args: string[], env: Record<string, string> = {}): Deno.Command {
+export function walshipCommand(
+  args: string[],
+  env: Record<string, string> = {},
+  output: "piped" | "null" = "piped",
+): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: walshipArgs(args),
     env: { AWS_EC2_METADATA_DISABLED: "true", NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
+    stdout: output,
+    stderr: output,
   });
 }
 

@@ -27,6 +27,13 @@ export interface FaultStats {
   delayed: number;
 }
 
+/** Requests seen, by HTTP method and by whether they read a listing (for request-cost benchmarks). */
+export interface RequestCounts {
+  byMethod: Record<string, number>;
+  /** GETs of an S3 (`list-type`, `prefix`, `delimiter`) or Azure (`comp=list`) listing. */
+  lists: number;
+}
+
 export interface FaultProxy {
   port: number;
   /** `http://127.0.0.1:PORT` */
@@ -36,6 +43,7 @@ export interface FaultProxy {
   /** Forwards everything untouched from now on. */
   clear(): void;
   stats(): FaultStats;
+  counts(): RequestCounts;
   /** Stops listening and closes every connection; resolves when all of them are finished. */
   close(): Promise<void>;
 }
@@ -50,6 +58,7 @@ export function startFaultProxy(
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const stopping = new AbortController();
   const stats: FaultStats = { requests: 0, errors: 0, slowDowns: 0, resets: 0, delayed: 0 };
+  const counts: RequestCounts = { byMethod: {}, lists: 0 };
   const conns = new Set<Deno.Conn>();
   const sessions = new Set<Promise<void>>();
   let current: Faults = {};
@@ -89,6 +98,7 @@ export function startFaultProxy(
         if (raw === null) return;
         const request = parseHead(raw);
         stats.requests++;
+        countRequest(counts, request);
         const fault = chooseFault();
         if (current.delayMs) {
           const [min, max] = current.delayMs;
@@ -146,6 +156,7 @@ export function startFaultProxy(
     setFaults,
     clear: () => setFaults({}),
     stats: () => ({ ...stats }),
+    counts: () => ({ byMethod: { ...counts.byMethod }, lists: counts.lists }),
     async close() {
       stopping.abort();
       closeQuietly(listener);
@@ -227,6 +238,13 @@ function parseHead(raw: Uint8Array): Head {
     headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
   }
   return { raw, first: lines[0]!.split(" "), headers };
+}
+
+function countRequest(counts: RequestCounts, request: Head): void {
+  const [method = "", target = ""] = request.first;
+  counts.byMethod[method] = (counts.byMethod[method] ?? 0) + 1;
+  const query = target.includes("?") ? target.slice(target.indexOf("?") + 1) : "";
+  if (method === "GET" && /(^|&)(list-type|prefix|delimiter)=|(^|&)comp=list(&|$)/.test(query)) counts.lists++;
 }
 
 function isKeepAlive(head: Head): boolean {
