@@ -4,21 +4,12 @@
  * multipart upload; reads are ranged GETs; deletes are batched. It uses only ListBucket, GetObject (and
  * HEAD), PutObject, DeleteObject and GetBucketLocation, so a narrow IAM policy suffices.
  */
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-  type StorageClass,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { S3Client, StorageClass } from "@aws-sdk/client-s3";
 import type { S3Spec } from "../config/s3_url.ts";
 import { StorageError } from "../util/errors.ts";
 import { Logger } from "../util/log.ts";
 import { hexLevelLayout, type Layout } from "./layout.ts";
-import { createS3Client, readS3Env, type S3Credentials, s3Credentials, type S3Env } from "./s3_client.ts";
+import { readS3Env, type S3Credentials, s3Credentials, type S3Env } from "./s3_credentials.ts";
 import { s3Failure } from "./s3_errors.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
 import { compareLtxFiles } from "./store.ts";
@@ -44,6 +35,9 @@ const DELETE_BATCH = 1000;
 const HEAD_CONCURRENCY = 50;
 const TIMESTAMP_KEY = "litestream-timestamp";
 let warnedSkipVerify = false;
+let sdkModule: Promise<typeof import("./s3_sdk.ts")> | undefined;
+/** The SDK, loaded on the first S3 request of the process. */
+const sdk = () => (sdkModule ??= import("./s3_sdk.ts"));
 
 export class S3Store implements ReplicaStore {
   readonly spec: S3Spec;
@@ -77,7 +71,11 @@ export class S3Store implements ReplicaStore {
     const files: (LtxFileInfo & { key: string })[] = [];
     let token: string | undefined;
     do {
-      const command = new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken: token });
+      const command = new (await sdk()).ListObjectsV2Command({
+        Bucket,
+        Prefix: prefix,
+        ContinuationToken: token,
+      });
       const page = await this.#send(
         `list level ${level}`,
         signal,
@@ -106,7 +104,7 @@ export class S3Store implements ReplicaStore {
     const end = range?.length === undefined ? "" : String(offset + range.length - 1);
     const Range = offset > 0 || end !== "" ? `bytes=${offset}-${end}` : undefined;
     const what = `read "${key}"`;
-    const command = new GetObjectCommand({ Bucket: this.spec.bucket, Key: key, Range });
+    const command = new (await sdk()).GetObjectCommand({ Bucket: this.spec.bucket, Key: key, Range });
     const out = await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }));
     if (!out.Body) throw new StorageError(`Cannot ${what} in ${this.describe()}: empty response`);
     return mapErrors(out.Body.transformToWebStream(), (err) => this.#fail(err, what, signal));
@@ -129,12 +127,16 @@ export class S3Store implements ReplicaStore {
     if (body.sizeBytes <= partSize) {
       // One PUT with a known Content-Length: no aws-chunked framing, no part buffers (Litestream #1327, #940).
       const bytes = await readExactly(body.open(), body.sizeBytes, what);
-      const command = new PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.length });
+      const command = new (await sdk()).PutObjectCommand({
+        ...params,
+        Body: bytes,
+        ContentLength: bytes.length,
+      });
       await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }));
     } else {
       const client = await this.#getClient();
       let badBody: StorageError | undefined; // reported instead of the abort's own failure
-      const upload = new Upload({
+      const upload = new (await sdk()).Upload({
         client,
         params: {
           ...params,
@@ -168,7 +170,10 @@ export class S3Store implements ReplicaStore {
     for (let i = 0; i < files.length; i += DELETE_BATCH) {
       const keys = files.slice(i, i + DELETE_BATCH).map((f) => ({ Key: this.#layout.fileKey(f) }));
       const what = `remove ${keys.length} file(s)`;
-      const command = new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys, Quiet: true } });
+      const command = new (await sdk()).DeleteObjectsCommand({
+        Bucket,
+        Delete: { Objects: keys, Quiet: true },
+      });
       const out = await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }));
       const errors = (out.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
       if (errors.length > 0) {
@@ -188,7 +193,7 @@ export class S3Store implements ReplicaStore {
     const worker = async () => {
       while (next < files.length) {
         const file = files[next++]!;
-        const command = new HeadObjectCommand({ Bucket: this.spec.bucket, Key: file.key });
+        const command = new (await sdk()).HeadObjectCommand({ Bucket: this.spec.bucket, Key: file.key });
         const head = await this.#send(
           `read metadata of "${file.key}"`,
           signal,
@@ -215,11 +220,13 @@ export class S3Store implements ReplicaStore {
   }
 
   #getClient(): Promise<S3Client> {
-    this.#client ??= createS3Client(this.spec, {
-      where: this.describe(),
-      maxAttempts: this.#options.maxAttempts ?? 3,
-      ...(this.#credentials ? { credentials: this.#credentials } : {}),
-    }).catch((err) => {
+    this.#client ??= sdk().then(({ createS3Client }) =>
+      createS3Client(this.spec, {
+        where: this.describe(),
+        maxAttempts: this.#options.maxAttempts ?? 3,
+        ...(this.#credentials ? { credentials: this.#credentials } : {}),
+      })
+    ).catch((err) => {
       this.#client = undefined; // a failed region lookup is tried again on the next call
       throw err;
     });
