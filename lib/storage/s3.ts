@@ -6,7 +6,7 @@
  */
 import type { S3Client, StorageClass } from "@aws-sdk/client-s3";
 import type { S3Spec } from "../config/s3_url.ts";
-import { StorageError } from "../util/errors.ts";
+import { NotFoundError, StorageError } from "../util/errors.ts";
 import { Logger } from "../util/log.ts";
 import { hexLevelLayout, type Layout } from "./layout.ts";
 import { readS3Env, type S3Credentials, s3Credentials, type S3Env } from "./s3_credentials.ts";
@@ -93,8 +93,10 @@ export class S3Store implements ReplicaStore {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    if (this.#options.timestamps === "metadata") await this.#readTimestamps(files, signal);
-    return files.map(({ key: _, ...info }) => info).sort(compareLtxFiles);
+    const listed = this.#options.timestamps === "metadata"
+      ? await this.#readTimestamps(files, signal)
+      : files;
+    return listed.map(({ key: _, ...info }) => info).sort(compareLtxFiles);
   }
 
   async open(file: LtxFileRef, range?: ByteRange, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
@@ -188,22 +190,35 @@ export class S3Store implements ReplicaStore {
   }
 
   /** Replaces each file's createdAt with its `litestream-timestamp`, HEADing up to 50 at a time. */
-  async #readTimestamps(files: (LtxFileInfo & { key: string })[], signal?: AbortSignal): Promise<void> {
+  /** Reads each file's LTX timestamp; a file removed since the listing (retention) is left out. */
+  async #readTimestamps<F extends LtxFileInfo & { key: string }>(
+    files: F[],
+    signal?: AbortSignal,
+  ): Promise<F[]> {
+    const gone = new Set<F>();
     let next = 0;
     const worker = async () => {
       while (next < files.length) {
         const file = files[next++]!;
         const command = new (await sdk()).HeadObjectCommand({ Bucket: this.spec.bucket, Key: file.key });
-        const head = await this.#send(
-          `read metadata of "${file.key}"`,
-          signal,
-          (c) => c.send(command, { abortSignal: signal }),
-        );
+        let head;
+        try {
+          head = await this.#send(
+            `read metadata of "${file.key}"`,
+            signal,
+            (c) => c.send(command, { abortSignal: signal }),
+          );
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+          gone.add(file);
+          continue;
+        }
         const stamp = parseLtxTimestamp(head.Metadata?.[TIMESTAMP_KEY] ?? "");
         if (stamp !== undefined) file.createdAt = stamp;
       }
     };
     await Promise.all(Array.from({ length: Math.min(HEAD_CONCURRENCY, files.length) }, worker));
+    return gone.size === 0 ? files : files.filter((f) => !gone.has(f));
   }
 
   async #send<T>(

@@ -1,15 +1,17 @@
 /**
- * `deno task bench [core|restore|levels|encryption|all]`: runs the benchmarks and prints one table of figures, with ratios
+ * `deno task bench [core|restore|levels|encryption|peers|all]`: runs the benchmarks and prints one table of figures, with ratios
  * against the peer measured in the same run. Writes the table to bench-results.md with machine facts.
  */
 import { benchLag, benchRestore, type Figure } from "./core.ts";
 import { benchLevelRestore, benchSnapshot } from "./levels.ts";
 import { benchEncryption } from "./encryption.ts";
+import { benchPeers, PEERS_NOTE } from "./peers.ts";
 
 const which = Deno.args[0] ?? "all";
 const rows = Number(Deno.env.get("BENCH_ROWS") ?? 200_000);
 const restoreMiB = Number(Deno.env.get("BENCH_RESTORE_MIB") ?? 1024);
 const figures: Figure[] = [];
+const notes: string[] = [];
 if (which === "all" || which === "core") figures.push(...await benchLag(rows, 200));
 if (which === "all" || which === "restore") figures.push(...await benchRestore(restoreMiB));
 if (which === "all" || which === "levels") {
@@ -20,13 +22,17 @@ if (which === "all" || which === "levels") {
 if (which === "all" || which === "encryption") {
   figures.push(...await benchEncryption(Number(Deno.env.get("BENCH_ENCRYPTION_BATCHES") ?? 240)));
 }
+if (which === "all" || which === "peers") {
+  figures.push(...await benchPeers());
+  notes.push(PEERS_NOTE);
+}
 
 const lines = [
   "| figure | walship | peer | ratio | target |",
   "| --- | --- | --- | --- | --- |",
   ...figures.map((f) => {
     const peer = f.peer ? `${f.peer.name} ${f.peer.value.toFixed(0)} ${f.unit}` : "";
-    const ratio = f.peer ? (f.value / f.peer.value).toFixed(2) + "×" : "";
+    const ratio = f.peer ? (f.peer.value ? (f.value / f.peer.value).toFixed(2) + "×" : "n/a") : "";
     return `| ${f.name} | ${f.value.toFixed(f.unit === "ratio" ? 3 : 0)} ${f.unit} | ${peer} | ${ratio} | ${
       f.target ?? ""
     } |`;
@@ -35,6 +41,6 @@ const lines = [
 const machine =
   `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
   `${new Date().toISOString()}`;
-const table = `${lines.join("\n")}\n\nMachine: ${machine}\n`;
+const table = `${lines.join("\n")}\n\nMachine: ${machine}\n${notes.map((n) => `\n${n}\n`).join("")}`;
 console.log(table);
 await Deno.writeTextFile("bench-results.md", `# walship benchmark results\n\n${table}`);

@@ -78,10 +78,10 @@ export function lz4ContentLength(src: Uint8Array, headBytes: number): { length: 
     if (word === 0) return { length, head };
     const { size, isStored } = blockSizeWord(word, info);
     if (at + size > src.length) throw new Error("truncated LZ4 frame");
-    const n = isStored && head.length >= headBytes
+    const n = isStored && head.length > 0
       ? size
       : decodeFrameBlock(src.subarray(at, at + size), isStored, scratch, 0, info);
-    if (head.length < headBytes) head = scratch.slice(0, Math.min(n, headBytes));
+    if (head.length === 0) head = scratch.slice(0, Math.min(n, headBytes));
     length += n;
     at += size + (info.hasBlockChecksum ? 4 : 0);
   }

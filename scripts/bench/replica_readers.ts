@@ -53,7 +53,9 @@ export function s3rverReader(dataDir: string, bucket: string, prefix: string): R
         if (!path.endsWith(S3RVER_METADATA)) continue;
         const objectPath = path.slice(0, -S3RVER_METADATA.length) + S3RVER_OBJECT;
         const stat = await Deno.stat(objectPath).catch(() => undefined);
-        if (stat) out.push({ key: relative(root, objectPath.slice(0, -S3RVER_OBJECT.length)), sizeBytes: stat.size });
+        if (stat) {
+          out.push({ key: relative(root, objectPath.slice(0, -S3RVER_OBJECT.length)), sizeBytes: stat.size });
+        }
       }
       return out.sort((a, b) => a.key < b.key ? -1 : 1);
     },

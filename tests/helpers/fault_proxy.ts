@@ -244,7 +244,9 @@ function countRequest(counts: RequestCounts, request: Head): void {
   const [method = "", target = ""] = request.first;
   counts.byMethod[method] = (counts.byMethod[method] ?? 0) + 1;
   const query = target.includes("?") ? target.slice(target.indexOf("?") + 1) : "";
-  if (method === "GET" && /(^|&)(list-type|prefix|delimiter)=|(^|&)comp=list(&|$)/.test(query)) counts.lists++;
+  if (method === "GET" && /(^|&)(list-type|prefix|delimiter)=|(^|&)comp=list(&|$)/.test(query)) {
+    counts.lists++;
+  }
 }
 
 function isKeepAlive(head: Head): boolean {
