@@ -47,6 +47,13 @@ export interface LocalSnapshot extends LtxFileInfo {
   path: string;
 }
 
+/** One step of copying the WAL: the file written, whether more is left, whether to read again. */
+interface SyncStep {
+  file: LtxFileInfo | null;
+  limited: boolean;
+  walRewritten?: boolean;
+}
+
 export interface SyncResult {
   /** L0 files written by this call, oldest first. */
   files: LtxFileInfo[];
@@ -204,41 +211,53 @@ export class Database {
    */
   snapshot(): Promise<LocalSnapshot | null> {
     return this.#exclusive(async () => {
-      await this.#syncToEnd();
-      const position = this.#position;
-      if (!position) return null;
-      const wal = await openIfExists(this.path + "-wal");
-      try {
-        const header = wal ? await readWalHeader(wal) : null;
-        const end = position.walOffset + position.walSize;
-        const sameGeneration = header && header.salt1 === position.walSalt1 &&
-          header.salt2 === position.walSalt2;
-        // Frames up to the position's end of this generation; older generations are in the database file.
-        const map = sameGeneration && wal && end > 32
-          ? await readPageMap(wal, header, { offset: 32, maxBytes: end - 32 })
-          : null;
-        const snapshotHeader = noChecksumHeader({
-          pageSize: this.#pageSize,
-          commit: position.commit,
-          minTxid: 1n,
-          maxTxid: position.maxTxid,
-          timestamp: this.#now(),
-        });
-        const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
-        const name = ltxFileName(1n, position.maxTxid);
-        const path = join(this.#scratch.dir, `snapshot-${name}`);
-        const file = await this.#writeFile(
-          path,
-          SNAPSHOT_LEVEL,
-          snapshotHeader,
-          allPages(position.commit, this.#pageSize),
-          source,
-        );
-        return { ...file, path };
-      } finally {
-        wal?.close();
+      for (let attempt = 1;; attempt++) {
+        await this.#syncToEnd();
+        const position = this.#position;
+        if (!position) return null;
+        const snapshot = await this.#writeSnapshot(position);
+        if (snapshot) return snapshot;
+        if (attempt >= 5) throw new WalshipError(`The WAL of "${this.path}" kept being rewritten while read`);
       }
     });
+  }
+
+  /** The snapshot file of `position`, or null when the WAL restarted while it was read (try again). */
+  async #writeSnapshot(position: LtxHeader): Promise<LocalSnapshot | null> {
+    const wal = await openIfExists(this.path + "-wal");
+    try {
+      const header = wal ? await readWalHeader(wal) : null;
+      const end = position.walOffset + position.walSize;
+      const sameGeneration = header && header.salt1 === position.walSalt1 &&
+        header.salt2 === position.walSalt2;
+      // Frames up to the position's end of this generation; older generations are in the database file.
+      const map = sameGeneration && wal && end > 32
+        ? await readPageMap(wal, header, { offset: 32, maxBytes: end - 32 })
+        : null;
+      const snapshotHeader = noChecksumHeader({
+        pageSize: this.#pageSize,
+        commit: position.commit,
+        minTxid: 1n,
+        maxTxid: position.maxTxid,
+        timestamp: this.#now(),
+      });
+      const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
+      const path = join(this.#scratch.dir, `snapshot-${ltxFileName(1n, position.maxTxid)}`);
+      const file = await this.#writeFile(
+        path,
+        SNAPSHOT_LEVEL,
+        snapshotHeader,
+        allPages(position.commit, this.#pageSize),
+        source,
+      );
+      if (map && !(await this.#walUnchanged(wal, header))) {
+        await removeIfExists(path);
+        return null;
+      }
+      return { ...file, path };
+    } finally {
+      wal?.close();
+    }
   }
 
   async discardSnapshot(snapshot: LocalSnapshot): Promise<void> {
@@ -269,14 +288,32 @@ export class Database {
 
   async #syncToEnd(): Promise<LtxFileInfo[]> {
     const files: LtxFileInfo[] = [];
-    for (;;) {
-      const { file, limited } = await this.#syncOnce();
+    for (let rewritten = 0;;) {
+      const { file, limited, walRewritten } = await this.#syncOnce();
       if (file) files.push(file);
+      if (walRewritten) {
+        if (++rewritten >= 5) {
+          throw new WalshipError(`The WAL of "${this.path}" kept being rewritten while read`);
+        }
+        continue;
+      }
       if (!limited) return files;
     }
   }
 
-  async #syncOnce(): Promise<{ file: LtxFileInfo | null; limited: boolean }> {
+  /**
+   * Whether the WAL still holds the generation `header` describes. SQLite rewrites the header before the
+   * first frame of a new generation, so an unchanged header after reading means every frame read was the
+   * one mapped. It matters at SQLite's read mark 0 (WAL fully checkpointed), which does not stop a writer
+   * from restarting the WAL over frames walship is reading.
+   */
+  async #walUnchanged(wal: Deno.FsFile | null, header: WalHeader | null): Promise<boolean> {
+    if (!wal || !header) return true;
+    const now = await readWalHeader(wal);
+    return now !== null && now.salt1 === header.salt1 && now.salt2 === header.salt2;
+  }
+
+  async #syncOnce(): Promise<SyncStep> {
     if (this.#closed) throw new WalshipError(`Database "${this.path}" is closed`);
     const wal = await openIfExists(this.path + "-wal");
     try {
@@ -310,7 +347,7 @@ export class Database {
       if (start.kind === "idle") return { file: null, limited: false };
       if (start.kind === "snapshot") {
         if (position) this.#logger.info("writing snapshot", { db: this.path, reason: start.reason });
-        return { file: await this.#writeSnapshotL0(wal, header), limited: false };
+        return await this.#writeSnapshotL0(wal, header);
       }
       return await this.#writeIncrementalL0(wal!, header!, start.offset, position!);
     } finally {
@@ -318,11 +355,11 @@ export class Database {
     }
   }
 
-  async #writeSnapshotL0(wal: Deno.FsFile | null, header: WalHeader | null): Promise<LtxFileInfo | null> {
+  async #writeSnapshotL0(wal: Deno.FsFile | null, header: WalHeader | null): Promise<SyncStep> {
     const map = wal && header ? await readPageMap(wal, header, { offset: 32 }) : null;
     const dbBytes = this.#dbFile.sizeBytes();
     const commit = map && map.commit > 0 ? map.commit : Math.floor(dbBytes / this.#pageSize);
-    if (commit === 0) return null; // an empty database has nothing to replicate yet
+    if (commit === 0) return { file: null, limited: false }; // an empty database has nothing to replicate yet
     const txid = this.#nextTxid();
     const ltxHeader = noChecksumHeader(
       { pageSize: this.#pageSize, commit, minTxid: txid, maxTxid: txid, timestamp: this.#now() },
@@ -335,9 +372,17 @@ export class Database {
     );
     const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
     const file = await this.#writeL0(ltxHeader, allPages(commit, this.#pageSize), source);
+    if (!(await this.#walUnchanged(wal, header))) return await this.#discardL0(ltxHeader);
     this.#snapshotReason = null;
     await this.#advance(ltxHeader, wal, map && map.endOffset > 32 ? map.endOffset : 0);
-    return file;
+    return { file, limited: false };
+  }
+
+  /** Removes an L0 file just written from a WAL that changed under it; the next step reads again. */
+  async #discardL0(header: LtxHeader): Promise<SyncStep> {
+    await removeIfExists(this.local.pathOf(0, header.minTxid, header.maxTxid));
+    this.#logger.debug("WAL restarted while read; reading again", { db: this.path });
+    return { file: null, limited: false, walRewritten: true };
   }
 
   async #writeIncrementalL0(
@@ -345,7 +390,7 @@ export class Database {
     header: WalHeader,
     offset: number,
     position: LtxHeader,
-  ): Promise<{ file: LtxFileInfo | null; limited: boolean }> {
+  ): Promise<SyncStep> {
     const map = await readPageMap(wal, header, { offset, maxBytes: this.#options.maxSyncWalBytes });
     if (map.pages.size === 0) return { file: null, limited: false };
     const pgnos = [...map.pages.keys()];
@@ -363,6 +408,7 @@ export class Database {
     );
     const source = new PageSource(this.#dbFile, wal, map.pages, this.#pageSize);
     const file = await this.#writeL0(ltxHeader, pgnos, source);
+    if (!(await this.#walUnchanged(wal, header))) return await this.#discardL0(ltxHeader);
     await this.#advance(ltxHeader, wal, map.endOffset);
     return { file, limited: map.limited };
   }

@@ -37,6 +37,8 @@ export class ReplicaMaintenance {
   /** Per level (index 0 = L1): the last boundary already handled. */
   #handled: number[];
   #nextRetentionAt = 0;
+  /** Files arrived since retention last ran: an idle replica is not listed again and again. */
+  #changed = true;
   /** The highest TXID in L1 as last seen, or null before the first look. */
   l1MaxTxid: bigint | null = null;
 
@@ -45,7 +47,15 @@ export class ReplicaMaintenance {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#logger = options.logger ?? silentLogger;
-    this.#handled = options.schedule.levelIntervalsMs.map(() => -Infinity);
+    // The first compaction of each level waits for its next boundary, as Litestream's do: a new replica
+    // does not get copies of its first files in every level at once.
+    const start = this.#now();
+    this.#handled = options.schedule.levelIntervalsMs.map((interval) => alignDown(start, interval));
+  }
+
+  /** New files reached the replica: retention has something to look at on its next check. */
+  noteActivity(): void {
+    this.#changed = true;
   }
 
   get compactsL0(): boolean {
@@ -67,9 +77,10 @@ export class ReplicaMaintenance {
     }
     let removed: LtxFileInfo[] = [];
     const now = this.#now();
-    const retentionDue = compacted.length > 0 || now >= this.#nextRetentionAt;
+    const retentionDue = compacted.length > 0 || (this.#changed && now >= this.#nextRetentionAt);
     if (this.#o.schedule.retentionEnabled && (options.retention ?? true) && retentionDue) {
       removed = await this.enforceRetention(signal);
+      this.#changed = false;
       this.#nextRetentionAt = now + this.#o.schedule.retentionCheckIntervalMs;
     }
     return { compacted, removed };

@@ -18,6 +18,8 @@ import { SCHEMA, verifyPrefix } from "./verify.ts";
 export interface ChaosOptions {
   durationMs: number;
   seed: number;
+  /** Where a failing restore's output, plan and file replica are copied for study. */
+  evidenceDir?: string;
   log?: (line: string) => void;
 }
 
@@ -106,12 +108,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         return null;
       }
       const verdict = verifyPrefix(out);
-      await removeDatabase(out);
       if ("problem" in verdict) {
         report.failures.push(`${label}: ${verdict.problem}`);
-        return null;
+        await keepEvidence(options.evidenceDir, label, out, replica, extra, env, join(dir, "replica"));
       }
-      return verdict.n;
+      await removeDatabase(out);
+      return "problem" in verdict ? null : verdict.n;
     };
     const start = Date.now();
     while (Date.now() - start < options.durationMs) {
@@ -283,4 +285,23 @@ async function damagedCopyRestore(
 /** A restored database and the -wal/-shm files opening it left beside it. */
 async function removeDatabase(path: string): Promise<void> {
   for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(path + suffix).catch(() => {});
+}
+
+/** Copies what a wrong restore came from: its output, its plan, and the file replica as it is now. */
+async function keepEvidence(
+  evidenceDir: string | undefined,
+  label: string,
+  out: string,
+  replica: string,
+  extra: string[],
+  env: Record<string, string>,
+  fileReplica: string,
+): Promise<void> {
+  if (!evidenceDir) return;
+  const dir = join(evidenceDir, label.replace(/[^a-zA-Z0-9.-]+/g, "_"));
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.copyFile(out, join(dir, "restored.db")).catch(() => {});
+  const plan = await walshipCommand(["restore", "-dry-run", "-json", ...extra, replica], env).output();
+  await Deno.writeFile(join(dir, "plan.json"), plan.stdout);
+  await new Deno.Command("cp", { args: ["-r", fileReplica, join(dir, "file-replica")] }).output();
 }

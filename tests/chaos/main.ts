@@ -13,7 +13,8 @@ const flag = (name: string) => {
 const durationMs = parseDuration(flag("duration") ?? "2m", "-duration");
 const seed = Number(flag("seed") ?? Date.now() % 1e9);
 console.log(`chaos: ${durationMs / 1000}s, seed ${seed}`);
-const report = await runChaos({ durationMs, seed, log: (line) => console.log(line) });
+const evidenceDir = flag("evidence");
+const report = await runChaos({ durationMs, seed, evidenceDir, log: (line) => console.log(line) });
 console.log(`rounds: ${report.rounds}`);
 console.log(`faults: ${Object.entries(report.faults).map(([k, v]) => `${k} ×${v}`).join(", ")}`);
 console.log(`restores checked: ${report.restores}`);
