@@ -196,7 +196,12 @@ async function runService(supervisor: Supervisor, plan: ServicePlan, logger: Log
     await supervisor.start();
     let appCode: number | undefined;
     if (plan.exec !== undefined && !signalled) {
-      appCode = await runApp(plan.exec, shutdown.stopped, logger);
+      try {
+        appCode = await runApp(plan.exec, shutdown.stopped, logger);
+      } catch (err) {
+        await supervisor.stop(shutdown.signal); // the application never ran; walship ends with it
+        throw err;
+      }
     } else {
       await shutdown.stopped;
     }

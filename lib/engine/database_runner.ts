@@ -108,7 +108,10 @@ export class DatabaseRunner {
     this.#release = release;
     this.#logger.info("replicating", {
       txid: formatTxid(db.txid),
-      replicas: this.#slots.map((s) => `${s.name}=${s.store.describe()}`).join(" "),
+      replicas: this.#slots.map((s) => {
+        const url = s.store.describe();
+        return s.name === url ? url : `${s.name}=${url}`;
+      }).join(" "),
     });
   }
 

@@ -15,6 +15,12 @@ export interface DirectoryScanOptions {
   pattern: string;
   /** Also search subdirectories. @default false */
   recursive?: boolean;
+  /**
+   * Paths known to be databases, taken without reading their header. A process that replicates a
+   * database must not open and close it: closing any descriptor of a file drops the process's SQLite
+   * (POSIX) locks on it.
+   */
+  isKnown?: (path: string) => boolean;
 }
 
 /** Whether a path names a file walship never replicates itself: a SQLite side file or state in a `-walship` directory. */
@@ -54,7 +60,9 @@ export async function scanDirectory(dir: string, options: DirectoryScanOptions):
       if (isIgnoredPath(path)) continue;
       if (entry.isDirectory) {
         if (options.recursive) await walk(path).catch(ignoreVanished);
-      } else if (entry.isFile && match.test(entry.name) && await isSqliteFile(path)) {
+      } else if (
+        entry.isFile && match.test(entry.name) && (options.isKnown?.(path) || await isSqliteFile(path))
+      ) {
         found.push(path);
       }
     }

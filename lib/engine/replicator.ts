@@ -128,7 +128,7 @@ export class Replicator {
       await this.#running;
       this.#running = null;
       due = Math.max(due + period, Date.now());
-      if (!this.#stopping) this.#timer = setTimeout(tick, due - Date.now());
+      if (!this.#stopping) this.#timer = setTimeout(tick, Math.max(0, due - Date.now()));
     };
     await tick();
   }

@@ -175,6 +175,7 @@ export class Supervisor {
       await scanDirectory(source.dir!, {
         pattern: source.pattern!,
         recursive: source.recursive,
+        isKnown: (path) => this.#entries.has(path),
       }),
     );
     if (this.#stopping) return;

@@ -145,11 +145,12 @@ Deno.test("Supervisor restores a missing database from the first replica that ha
   const s = supervisor([entry(path, [empty, full])], { restoreIfMissing: true });
   try {
     await s.start();
-    assert.deepEqual(dumpDigest(path), before);
     await until("the restored database to replicate", async () => caughtUp((await s.stats())[0]!));
   } finally {
     assert.equal(await s.stop(), true);
   }
+  // Read after stopping: opening and closing the file here would drop the supervisor's SQLite locks.
+  assert.deepEqual(dumpDigest(path), before);
 });
 
 Deno.test("Supervisor: a directory without watch and without databases is an error; with watch it is not", async () => {
@@ -169,8 +170,55 @@ Deno.test("Supervisor: a directory without watch and without databases is an err
       const stats = await watching.stats();
       return stats.length === 1 && caughtUp(stats[0]!);
     });
+    app.close();
+    app = undefined;
+    for (const suffix of ["", "-wal", "-shm"]) {
+      await Deno.remove(join(dir, "new.db") + suffix).catch(() => {});
+    }
+    await until("the removed database to be dropped", async () => (await watching.stats()).length === 0);
   } finally {
     assert.equal(await watching.stop(), true);
     app?.close();
+  }
+});
+
+/** Whether this process holds a POSIX lock on the file (Linux /proc/locks, read through `cat`). */
+function holdsLock(path: string): boolean {
+  const inode = Deno.statSync(path).ino;
+  const locks = new Deno.Command("cat", { args: ["/proc/locks"], stdout: "piped" }).outputSync();
+  return new TextDecoder().decode(locks.stdout).split("\n").some((line) => {
+    const f = line.trim().split(/\s+/);
+    return f[1] === "POSIX" && f[4] === String(Deno.pid) && f[5]?.endsWith(`:${inode}`);
+  });
+}
+
+/** Creates a database from another process, so this one never opens (and, closing, unlocks) the file. */
+async function createInChild(path: string): Promise<void> {
+  const script = `import { DatabaseSync } from "node:sqlite";
+const db = new DatabaseSync(${JSON.stringify(path)});
+db.exec("PRAGMA journal_mode=wal; CREATE TABLE t(v); INSERT INTO t VALUES (randomblob(500))");
+db.close();`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--allow-read", "--allow-write", script],
+  })
+    .output();
+  assert.ok(out.success);
+}
+
+Deno.test("Supervisor: rescanning a watched directory never opens a database it replicates (SQLite locks stay)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "walship-supervisor-" });
+  const first = join(dir, "first.db");
+  await createInChild(first);
+  const s = supervisor([
+    entry("", [join(dir, "r")], { path: undefined, dir, pattern: "*.db", watch: true }) as DatabaseConfig,
+  ]);
+  try {
+    await s.start();
+    assert.ok(holdsLock(first), "walship holds SQLite's lock on the database it replicates");
+    await createInChild(join(dir, "second.db"));
+    await until("the second database to be picked up", async () => (await s.stats()).length === 2);
+    assert.ok(holdsLock(first), "the rescan did not drop it");
+  } finally {
+    assert.equal(await s.stop(), true);
   }
 });

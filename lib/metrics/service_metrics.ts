@@ -8,8 +8,9 @@ import type { MetricFamily, Sample } from "./prometheus.ts";
 export function serviceMetrics(databases: readonly DatabaseStats[]): MetricFamily[] {
   const perDb = (pick: (d: DatabaseStats) => number, only = true): Sample[] =>
     databases.filter((d) => !only || d.running).map((d) => ({ labels: { db: d.path }, value: pick(d) }));
-  const perReplica = (pick: (r: DatabaseStats["replicas"][number]) => number | null): Sample[] =>
-    databases.flatMap((d) =>
+  // A database waiting to start has no replication figures, only its replicas' error counts.
+  const perReplica = (pick: (r: DatabaseStats["replicas"][number]) => number | null, only = true): Sample[] =>
+    databases.filter((d) => !only || d.running).flatMap((d) =>
       d.replicas.flatMap((r) => {
         const value = pick(r);
         return value === null ? [] : [{ labels: { db: d.path, replica: r.name }, value }];
@@ -62,7 +63,7 @@ export function serviceMetrics(databases: readonly DatabaseStats[]): MetricFamil
       name: "walship_replica_errors_total",
       help: "Replica operations (list, read, upload, delete) that failed after retries.",
       type: "counter",
-      samples: perReplica((r) => r.errors),
+      samples: perReplica((r) => r.errors, false),
     },
   ];
 }

@@ -69,7 +69,7 @@ export async function benchSnapshot(sizeMiB: number): Promise<Figure[]> {
  * A simulated day of writes (one transaction every `stepMs`) replicated with the default levels to one
  * replica and as bare L0 files to another; then the latest state restored from each.
  */
-export async function benchLevelRestore(stepMs = 20_000): Promise<Figure[]> {
+export async function benchLevelRestore(stepMs = 60_000): Promise<Figure[]> {
   const dir = await Deno.makeTempDir({ prefix: "walship-bench-levels-" });
   const dbPath = join(dir, "app.db");
   const app = new DatabaseSync(dbPath);

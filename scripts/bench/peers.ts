@@ -42,13 +42,17 @@ export async function benchPeers(): Promise<Figure[]> {
   const tools = [walshipTool(), litestreamTool(await installLitestream())];
   const root = await Deno.makeTempDir({ prefix: "walship-bench-peers-" });
   const servers = await PeerServers.start(kinds);
+  // Interrupted or killed: leave no replicator, server or temp dir behind.
   const onSignal = () => {
-    for (const child of liveChildren) child.kill("SIGKILL");
+    killAll();
     servers.kill();
-    Deno.removeSync(root, { recursive: true });
-    Deno.exit(130);
+    try {
+      Deno.removeSync(root, { recursive: true });
+    } finally {
+      Deno.exit(130);
+    }
   };
-  Deno.addSignalListener("SIGINT", onSignal);
+  for (const sig of SIGNALS) Deno.addSignalListener(sig, onSignal);
   const results = new Map<string, RunResult>();
   try {
     for (const workload of workloads.filter((w) => w !== "idle")) {
@@ -73,8 +77,8 @@ export async function benchPeers(): Promise<Figure[]> {
       });
     }
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    for (const child of liveChildren) child.kill("SIGKILL");
+    for (const sig of SIGNALS) Deno.removeSignalListener(sig, onSignal);
+    killAll();
     await servers.stop();
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
@@ -143,6 +147,18 @@ function figuresOf(
     }
   }
   return out;
+}
+
+const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+function killAll(): void {
+  for (const child of liveChildren) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+  }
 }
 
 function key(workload: Workload, kind: ReplicaKind, tool: Tool): string {
