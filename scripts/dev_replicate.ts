@@ -1,9 +1,14 @@
-/** `deno task replicate [ARGS]`: development shortcut for `walship replicate ARGS`. */
+/**
+ * `deno task replicate [ARGS]`: development shortcut. With arguments it is `walship replicate ARGS`;
+ * without, it replicates with `walship.yml` in the checkout.
+ */
 import { main } from "../main.ts";
 
-if (Deno.args.length === 0) {
-  console.error("usage: deno task replicate DB_PATH REPLICA_URL [REPLICA_URL...]");
-  console.error("(running from a walship.yml in the checkout arrives with config-file support)");
+const local = new URL("../walship.yml", import.meta.url).pathname;
+if (Deno.args.length > 0) Deno.exit(await main(["replicate", ...Deno.args]));
+if (!(await Deno.stat(local).catch(() => null))) {
+  console.error(`error: no arguments and no ${local}`);
+  console.error("hint: deno task replicate DB_PATH REPLICA_URL, or write walship.yml (see README)");
   Deno.exit(2);
 }
-Deno.exit(await main(["replicate", ...Deno.args]));
+Deno.exit(await main(["replicate", "-config", local]));

@@ -78,6 +78,7 @@ export class Database {
   #mutex = new Mutex();
   #stateLock!: StateLock;
   #scratch!: ScratchSpace;
+  #snapshotSeq = 0;
   #pageSize: number;
   #position: LtxHeader | null = null;
   #continuous = false;
@@ -242,7 +243,11 @@ export class Database {
         timestamp: this.#now(),
       });
       const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
-      const path = join(this.#scratch.dir, `snapshot-${ltxFileName(1n, position.maxTxid)}`);
+      // Unique: the loop and a replica being re-seeded may snapshot the same TXID at once.
+      const path = join(
+        this.#scratch.dir,
+        `snapshot-${ltxFileName(1n, position.maxTxid)}.${++this.#snapshotSeq}`,
+      );
       const file = await this.#writeFile(
         path,
         SNAPSHOT_LEVEL,

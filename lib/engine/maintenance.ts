@@ -111,7 +111,7 @@ export class ReplicaMaintenance {
     });
     for (const file of written) {
       this.#logger.info("compacted", {
-        level,
+        ltxLevel: level,
         txid: `${formatTxid(file.minTxid)}-${formatTxid(file.maxTxid)}`,
         bytes: file.sizeBytes,
       });

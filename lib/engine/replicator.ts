@@ -156,7 +156,10 @@ export class Replicator {
     const snapshot = await this.db.snapshot();
     if (!snapshot) return null;
     try {
-      for (const state of states) await state.replica.upload(snapshot, signal);
+      for (const state of states) {
+        await state.replica.upload(snapshot, signal);
+        state.maintenance.noteActivity(); // older snapshots may now go
+      }
     } finally {
       await this.db.discardSnapshot(snapshot);
     }

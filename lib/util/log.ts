@@ -67,9 +67,9 @@ export class Logger {
     if (this.format === "json") {
       const record: Record<string, unknown> = { time, level: level.toUpperCase(), msg };
       for (const [k, v] of Object.entries(all)) {
-        if (v !== undefined) {
-          record[k] = typeof v === "bigint" ? String(v) : v;
-        }
+        if (v === undefined) continue;
+        // A field named like a record key (e.g. an LTX "level") must not replace it.
+        record[k in record ? `field_${k}` : k] = typeof v === "bigint" ? String(v) : v;
       }
       this.#write(JSON.stringify(record));
       return;

@@ -5,7 +5,10 @@
  *      tokens: map it to AES-256-CBC, so listings beyond one page work.
  *   2. FilesystemStore.listObjects drops CommonPrefixes of "directories" holding only sub-directories:
  *      with a delimiter, list flat and fold keys into prefixes (Litestream's restore lists this way).
- * Patch 3 (If-None-Match/If-Match) is left out: walship makes no conditional writes.
+ *   3. FilesystemStore.putObject stores whatever part of a PUT body arrived when the connection breaks
+ *      (real S3 refuses a body shorter than its Content-Length): buffer the request and store it only
+ *      when complete, so a fault-injection test sees S3's all-or-nothing PUT.
+ * The conditional-write patch (If-None-Match/If-Match) is left out: walship makes no conditional writes.
  * The server script is written to the temp dir and run with --no-config --no-lock, so the project's
  * module graph and lockfile never see s3rver.
  */
@@ -14,6 +17,7 @@ import { Agent as HttpsAgent } from "node:https";
 
 const SERVER_SCRIPT = `
 import crypto from "node:crypto";
+import { Buffer } from "node:buffer";
 import S3rver from "npm:s3rver@3.7.1";
 import FilesystemStore from "npm:s3rver@3.7.1/lib/stores/filesystem.js";
 
@@ -39,6 +43,20 @@ FilesystemStore.prototype.listObjects = async function (bucket, options = {}) {
     else { isTruncated = true; break; }
   }
   return { objects, commonPrefixes: [...prefixes].sort(), isTruncated };
+};
+
+const putObject = FilesystemStore.prototype.putObject;
+FilesystemStore.prototype.putObject = async function (object) {
+  const content = object.content;
+  if (Buffer.isBuffer(content) || typeof content?.headers !== "object") return putObject.call(this, object);
+  const chunks = [];
+  for await (const chunk of content) chunks.push(chunk);
+  const body = Buffer.concat(chunks);
+  if (Number.isFinite(object.size) && body.length !== object.size) {
+    throw new Error("IncompleteBody: " + body.length + " of " + object.size + " bytes arrived");
+  }
+  object.content = body;
+  return putObject.call(this, object);
 };
 
 const [port, directory, certFile, keyFile] = Deno.args;
