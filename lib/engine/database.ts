@@ -40,6 +40,8 @@ export interface DatabaseOptions {
   logger?: Logger;
   /** Clock in ms, injectable for tests. @default Date.now */
   now?: () => number;
+  /** Test seam: runs after the WAL frames of an incremental L0 are mapped, before they are read. */
+  afterWalMapped?: () => void;
 }
 
 /** A full L9 snapshot written locally, in the scratch directory, on its way to replicas. */
@@ -71,6 +73,7 @@ export class Database {
   readonly path: string;
   readonly local: LocalStore;
   #options: typeof DEFAULTS;
+  #afterWalMapped: () => void;
   #logger: Logger;
   #now: () => number;
   #dbFile: DatabaseFile;
@@ -95,6 +98,7 @@ export class Database {
     this.#dbFile = dbFile;
     this.#control = control;
     this.#options = { ...DEFAULTS, ...definedOnly(options) };
+    this.#afterWalMapped = options.afterWalMapped ?? (() => {});
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.#lastCheckpointAt = this.#now();
@@ -398,6 +402,7 @@ export class Database {
   ): Promise<SyncStep> {
     const map = await readPageMap(wal, header, { offset, maxBytes: this.#options.maxSyncWalBytes });
     if (map.pages.size === 0) return { file: null, limited: false };
+    this.#afterWalMapped();
     const pgnos = [...map.pages.keys()];
     // Growth fill: pages the database grew by but no frame carried still belong in the file, so that a
     // compaction of a snapshot with it stays contiguous.
