@@ -135,7 +135,8 @@ export class Replicator {
 
   /** One WAL copy and one shipment to every replica, errors thrown: `replicate -once`. */
   async syncOnce(options: SyncOnceOptions = {}): Promise<void> {
-    await this.#readPositions(true);
+    // Positions are read once; a replica whose position was forgotten after an error reads it again.
+    if (this.#states.some((s) => s.replica.position === null)) await this.#readPositions(true);
     await this.db.sync();
     for (const state of this.#states) await state.replica.sync();
     if (options.forceSnapshot) await this.#snapshotTo(this.#states);
