@@ -16,6 +16,7 @@
  * first byte and drop the plaintext before the offset: simple, and correct whatever chunk it was in.
  */
 import { Decrypter, Encrypter, identityToRecipient } from "age-encryption";
+import { concatBytes } from "../util/bytes.ts";
 import { type AgeKeys, canDecrypt } from "../config/age_keys.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { CorruptionError, StorageError, WalshipError } from "../util/errors.ts";
@@ -267,7 +268,7 @@ async function peek(
     reader.releaseLock();
     throw err;
   }
-  const head = concat(chunks, size);
+  const head = chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
   const rest = new ReadableStream<Uint8Array>({
     start(controller) {
       if (head.length > 0) controller.enqueue(head);
@@ -281,17 +282,6 @@ async function peek(
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
   return { head, rest };
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** The same stream, with every error it raises recorded in `errors`, to tell store faults from crypto ones. */
