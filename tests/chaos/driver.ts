@@ -18,6 +18,8 @@ import { SCHEMA, verifyPrefix } from "./verify.ts";
 export interface ChaosOptions {
   durationMs: number;
   seed: number;
+  /** Ends the run early (after the current round), still with the clean-shutdown check. */
+  signal?: AbortSignal;
   /** Where a failing restore's output, plan and file replica are copied for study. */
   evidenceDir?: string;
   log?: (line: string) => void;
@@ -116,7 +118,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return "problem" in verdict ? null : verdict.n;
     };
     const start = Date.now();
-    while (Date.now() - start < options.durationMs) {
+    while (Date.now() - start < options.durationMs && !options.signal?.aborted) {
       report.rounds++;
       const roundStart = Date.now();
       const roundMs = 6000 + random() * 6000;

@@ -14,7 +14,21 @@ const durationMs = parseDuration(flag("duration") ?? "2m", "-duration");
 const seed = Number(flag("seed") ?? Date.now() % 1e9);
 console.log(`chaos: ${durationMs / 1000}s, seed ${seed}`);
 const evidenceDir = flag("evidence");
-const report = await runChaos({ durationMs, seed, evidenceDir, log: (line) => console.log(line) });
+// A signal ends the run after the current round, so servers and children are stopped, not orphaned.
+const stop = new AbortController();
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(sig, () => {
+    console.log(`${sig}: finishing the current round`);
+    stop.abort();
+  });
+}
+const report = await runChaos({
+  durationMs,
+  seed,
+  evidenceDir,
+  signal: stop.signal,
+  log: (line) => console.log(line),
+});
 console.log(`rounds: ${report.rounds}`);
 console.log(`faults: ${Object.entries(report.faults).map(([k, v]) => `${k} ×${v}`).join(", ")}`);
 console.log(`restores checked: ${report.restores}`);
