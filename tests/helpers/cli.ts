@@ -2,6 +2,8 @@
 import { join } from "node:path";
 
 const MAIN = join(new URL("../..", import.meta.url).pathname, "main.ts");
+/** As the shipped task: a small young generation keeps the resident set ~30 MiB lower at no lag cost. */
+const V8_FLAGS = ["--v8-flags=--max-semi-space-size=2"];
 const PERMISSIONS = [
   "--allow-read",
   "--allow-write",
@@ -18,7 +20,7 @@ export interface RunResult {
 
 /** `deno` arguments that run walship's main.ts with `args`, as the shipped task does (net: loopback only). */
 export function walshipArgs(args: string[]): string[] {
-  return ["run", "--quiet", ...PERMISSIONS, MAIN, ...args];
+  return ["run", "--quiet", ...V8_FLAGS, ...PERMISSIONS, MAIN, ...args];
 }
 
 export function walshipCommand(
