@@ -87,7 +87,8 @@ export class Supervisor {
     const awaiting = entries.some((e) => e.awaited) || this.#dbs.some((db) => db.watch);
     if (started === 0 && !awaiting && errors.size > 0) {
       await this.stop();
-      throw errors.values().next().value;
+      // The first failing database in config order, whichever attempt finished first.
+      throw errors.get(entries.find((e) => errors.has(e))!);
     }
     for (const db of this.#dbs) {
       if (db.dir === undefined || !db.watch) continue;
