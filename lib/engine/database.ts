@@ -61,6 +61,9 @@ export interface SyncResult {
   files: LtxFileInfo[];
 }
 
+/** Reads of a WAL that restarts under them before giving up (each restart needs a full checkpoint). */
+const MAX_WAL_REREADS = 5;
+
 const DEFAULTS = {
   checkpointIntervalMs: 60_000,
   minCheckpointPageCount: 1000,
@@ -222,7 +225,7 @@ export class Database {
         if (!position) return null;
         const snapshot = await this.#writeSnapshot(position);
         if (snapshot) return snapshot;
-        if (attempt >= 5) throw new WalshipError(`The WAL of "${this.path}" kept being rewritten while read`);
+        if (attempt >= MAX_WAL_REREADS) throw this.#walKeptChanging();
       }
     });
   }
@@ -301,13 +304,17 @@ export class Database {
       const { file, limited, walRewritten } = await this.#syncOnce();
       if (file) files.push(file);
       if (walRewritten) {
-        if (++rewritten >= 5) {
-          throw new WalshipError(`The WAL of "${this.path}" kept being rewritten while read`);
+        if (++rewritten >= MAX_WAL_REREADS) {
+          throw this.#walKeptChanging();
         }
         continue;
       }
       if (!limited) return files;
     }
+  }
+
+  #walKeptChanging(): WalshipError {
+    return new WalshipError(`The WAL of "${this.path}" kept being rewritten while read`);
   }
 
   /**
@@ -389,7 +396,7 @@ export class Database {
 
   /** Removes an L0 file just written from a WAL that changed under it; the next step reads again. */
   async #discardL0(header: LtxHeader): Promise<SyncStep> {
-    await removeIfExists(this.local.pathOf(0, header.minTxid, header.maxTxid));
+    await removeIfExists(l0PathOf(this.local, header));
     this.#logger.debug("WAL restarted while read; reading again", { db: this.path });
     return { file: null, limited: false, walRewritten: true };
   }
@@ -424,7 +431,13 @@ export class Database {
   }
 
   #writeL0(header: LtxHeader, pgnos: Iterable<number>, source: PageSource): Promise<LtxFileInfo> {
-    return this.#writeFile(this.local.pathOf(0, header.minTxid, header.maxTxid), 0, header, pgnos, source);
+    return this.#writeFile(
+      l0PathOf(this.local, header),
+      0,
+      header,
+      pgnos,
+      source,
+    );
   }
 
   async #writeFile(
@@ -532,6 +545,11 @@ export class Database {
     this.#snapshotReason = "after truncate checkpoint";
     await this.#syncToEnd();
   }
+}
+
+/** Where the local L0 file of `header` lives. */
+function l0PathOf(local: LocalStore, header: LtxHeader): string {
+  return local.pathOf({ level: 0, minTxid: header.minTxid, maxTxid: header.maxTxid });
 }
 
 function* allPages(commit: number, pageSize: number): Generator<number> {

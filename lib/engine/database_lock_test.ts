@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
+import { holdsPosixLock } from "../../tests/helpers/posix_locks.ts";
 import { Database } from "./database.ts";
 
 async function appWritesAndCloses(dbPath: string, rows: number): Promise<void> {
@@ -25,17 +26,6 @@ db.close();`;
   assert.ok(out.success, new TextDecoder().decode(out.stderr));
 }
 
-/** Whether this process holds a POSIX lock on the file (Linux /proc/locks: "... POSIX ADVISORY READ <pid> <maj:min:inode> ..."). */
-function holdsLock(path: string): boolean {
-  const inode = Deno.statSync(path).ino;
-  // Read through `cat`: Deno grants /proc files only to fully privileged processes.
-  const locks = new Deno.Command("cat", { args: ["/proc/locks"], stdout: "piped" }).outputSync();
-  return new TextDecoder().decode(locks.stdout).split("\n").some((line) => {
-    const f = line.trim().split(/\s+/);
-    return f[1] === "POSIX" && f[4] === String(Deno.pid) && f[5]?.endsWith(`:${inode}`);
-  });
-}
-
 Deno.test("Database keeps its SQLite locks: another process closing its connection cannot delete the WAL", async () => {
   const dir = await Deno.makeTempDir();
   const dbPath = join(dir, "app.db");
@@ -44,9 +34,9 @@ Deno.test("Database keeps its SQLite locks: another process closing its connecti
   setup.close();
   const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
   try {
-    assert.ok(holdsLock(dbPath), "the read transaction holds SQLite's SHARED lock");
+    assert.ok(holdsPosixLock(dbPath), "the read transaction holds SQLite's SHARED lock");
     await db.sync();
-    assert.ok(holdsLock(dbPath), "still held after the first sync (a snapshot)");
+    assert.ok(holdsPosixLock(dbPath), "still held after the first sync (a snapshot)");
     for (let round = 1; round <= 3; round++) {
       await appWritesAndCloses(dbPath, 50);
       const wal = await Deno.stat(`${dbPath}-wal`).catch(() => null);
@@ -55,7 +45,7 @@ Deno.test("Database keeps its SQLite locks: another process closing its connecti
       assert.equal(files.length, 1, `round ${round}: the new frames became one L0 file`);
       await db.snapshot(); // reads every page of the database file
       await db.checkpointIfNeeded();
-      assert.ok(holdsLock(dbPath), `round ${round}: walship lost SQLite's lock on the database file`);
+      assert.ok(holdsPosixLock(dbPath), `round ${round}: walship lost SQLite's lock on the database file`);
     }
   } finally {
     await db.close();

@@ -7,7 +7,6 @@ import { LtxDecoder } from "../ltx/decoder.ts";
 import type { LtxHeader } from "../ltx/header.ts";
 import { FileStore } from "../storage/file.ts";
 import type { LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "../storage/store.ts";
-import { ltxFileName } from "../ltx/txid.ts";
 import { basename, dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { BufferedFileWriter, removeIfExists, syncDir, tempPathFor } from "../util/fs.ts";
@@ -20,11 +19,6 @@ export function defaultMetaPath(dbPath: string): string {
 export class LocalStore extends FileStore {
   constructor(metaPath: string) {
     super(metaPath);
-  }
-
-  /** Where a local file of a level lives. */
-  pathOf(level: number, minTxid: bigint, maxTxid: bigint): string {
-    return join(this.root, "ltx", String(level), ltxFileName(minTxid, maxTxid));
   }
 
   /** Removes partial LTX files a crash left behind. */
@@ -45,7 +39,7 @@ export class LocalStore extends FileStore {
    * the same file: the replica's copy wins). An encrypted replica lists the LTX size apart.
    */
   async openCopy(file: LtxFileInfo): Promise<ReadableStream<Uint8Array> | null> {
-    const path = this.pathOf(file.level, file.minTxid, file.maxTxid);
+    const path = this.pathOf(file);
     const info = await Deno.stat(path).catch(() => null);
     if (!info || info.size !== (file.ltxSizeBytes ?? file.sizeBytes)) return null;
     try {
@@ -96,7 +90,7 @@ export class LocalMirror extends LocalStore {
 
   async keep(file: LtxFileRef & { createdAt: number }, body: WriteBody): Promise<void> {
     await writeLocalFile(
-      this.pathOf(file.level, file.minTxid, file.maxTxid),
+      this.pathOf(file),
       file.createdAt,
       async (sink) => {
         for await (const chunk of body.open()) await sink(chunk);
@@ -106,11 +100,9 @@ export class LocalMirror extends LocalStore {
 
   /** Removes copies of compaction levels that are not in `kept` (retention removed them, or another process). */
   async prune(kept: readonly LtxFileRef[]): Promise<void> {
-    const names = new Set(kept.map((f) => this.pathOf(f.level, f.minTxid, f.maxTxid)));
+    const names = new Set(kept.map((f) => this.pathOf(f)));
     for (let level = 1; level <= 8; level++) {
-      const gone = (await this.list(level)).filter((f) =>
-        !names.has(this.pathOf(level, f.minTxid, f.maxTxid))
-      );
+      const gone = (await this.list(level)).filter((f) => !names.has(this.pathOf(f)));
       if (gone.length > 0) await this.remove(gone);
     }
   }

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { formatTxid } from "../ltx/txid.ts";
 import type { ReplicaStore } from "../storage/store.ts";
 import type { Logger } from "../util/log.ts";
-import { restoreToFile } from "./restore.ts";
+import { restoreWithReplanning } from "./restore.ts";
 import { NoBackupError, planRestore } from "./restore_plan.ts";
 
 /**
@@ -25,11 +25,11 @@ export async function restoreMissingDatabase(
     }
     await Deno.mkdir(dirname(path), { recursive: true });
     const started = performance.now();
-    const result = await restoreToFile(store, plan, path);
+    const result = await restoreWithReplanning(store, plan, {}, path);
     logger.info("restored missing database", {
       replica: name,
       txid: formatTxid(result.txid),
-      files: plan.length,
+      files: result.plan.length,
       ms: Math.round(performance.now() - started),
     });
     return name;

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
+import { holdsPosixLock } from "../../tests/helpers/posix_locks.ts";
 import type { DatabaseConfig } from "../config/config.ts";
 import { dumpDigest } from "../../tests/helpers/sqlite_dump.ts";
 import { silentLogger } from "../util/log.ts";
@@ -182,16 +183,6 @@ Deno.test("Supervisor: a directory without watch and without databases is an err
   }
 });
 
-/** Whether this process holds a POSIX lock on the file (Linux /proc/locks, read through `cat`). */
-function holdsLock(path: string): boolean {
-  const inode = Deno.statSync(path).ino;
-  const locks = new Deno.Command("cat", { args: ["/proc/locks"], stdout: "piped" }).outputSync();
-  return new TextDecoder().decode(locks.stdout).split("\n").some((line) => {
-    const f = line.trim().split(/\s+/);
-    return f[1] === "POSIX" && f[4] === String(Deno.pid) && f[5]?.endsWith(`:${inode}`);
-  });
-}
-
 /** Creates a database from another process, so this one never opens (and, closing, unlocks) the file. */
 async function createInChild(path: string): Promise<void> {
   const script = `import { DatabaseSync } from "node:sqlite";
@@ -214,10 +205,10 @@ Deno.test("Supervisor: rescanning a watched directory never opens a database it 
   ]);
   try {
     await s.start();
-    assert.ok(holdsLock(first), "walship holds SQLite's lock on the database it replicates");
+    assert.ok(holdsPosixLock(first), "walship holds SQLite's lock on the database it replicates");
     await createInChild(join(dir, "second.db"));
     await until("the second database to be picked up", async () => (await s.stats()).length === 2);
-    assert.ok(holdsLock(first), "the rescan did not drop it");
+    assert.ok(holdsPosixLock(first), "the rescan did not drop it");
   } finally {
     assert.equal(await s.stop(), true);
   }

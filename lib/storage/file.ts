@@ -17,6 +17,11 @@ export class FileStore implements ReplicaStore {
     return `file://${this.root}`;
   }
 
+  /** Where a file lives: `<root>/ltx/<level>/<min>-<max>.ltx`. */
+  pathOf(file: LtxFileRef): string {
+    return this.#layout.fileKey(file);
+  }
+
   async list(level: number): Promise<LtxFileInfo[]> {
     const dir = this.#layout.levelPrefix(level);
     const files: LtxFileInfo[] = [];
