@@ -5,9 +5,10 @@
  *      tokens: map it to AES-256-CBC, so listings beyond one page work.
  *   2. FilesystemStore.listObjects drops CommonPrefixes of "directories" holding only sub-directories:
  *      with a delimiter, list flat and fold keys into prefixes (Litestream's restore lists this way).
- *   3. FilesystemStore.putObject stores whatever part of a PUT body arrived when the connection breaks
- *      (real S3 refuses a body shorter than its Content-Length): buffer the request and store it only
- *      when complete, so a fault-injection test sees S3's all-or-nothing PUT.
+ *   3. FilesystemStore.putObject writes the object file in place while the body arrives, so a listing
+ *      meanwhile shows a short object, and keeps whatever arrived when the connection breaks (S3 shows
+ *      a PUT whole or not at all): buffer the request, refuse it when short, write it beside the object
+ *      and rename it into place.
  * The conditional-write patch (If-None-Match/If-Match) is left out: walship makes no conditional writes.
  * The server script is written to the temp dir and run with --no-config --no-lock, so the project's
  * module graph and lockfile never see s3rver.
@@ -18,6 +19,8 @@ import { Agent as HttpsAgent } from "node:https";
 const SERVER_SCRIPT = `
 import crypto from "node:crypto";
 import { Buffer } from "node:buffer";
+import fsp from "node:fs/promises";
+import { dirname } from "node:path";
 import S3rver from "npm:s3rver@3.7.1";
 import FilesystemStore from "npm:s3rver@3.7.1/lib/stores/filesystem.js";
 
@@ -55,8 +58,15 @@ FilesystemStore.prototype.putObject = async function (object) {
   if (Number.isFinite(object.size) && body.length !== object.size) {
     throw new Error("IncompleteBody: " + body.length + " of " + object.size + " bytes arrived");
   }
-  object.content = body;
-  return putObject.call(this, object);
+  // Written beside and renamed into place, so a listing never sees a half-written object.
+  const objectPath = this.getResourcePath(object.bucket, object.key, "object");
+  await fsp.mkdir(dirname(objectPath), { recursive: true });
+  const partial = objectPath + "." + crypto.randomUUID() + ".partial";
+  await fsp.writeFile(partial, body);
+  await fsp.rename(partial, objectPath);
+  const md5 = crypto.createHash("md5").update(body).digest("hex");
+  await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+  return { size: body.length, md5 };
 };
 
 const [port, directory, certFile, keyFile] = Deno.args;
