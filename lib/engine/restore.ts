@@ -36,6 +36,7 @@ export interface RestoreResult {
 }
 
 const WRITE_CHUNK = 1 << 20;
+const EARLY_SYNC_BYTES = 128 << 20;
 
 export async function restoreToFile(
   store: Pick<ReplicaStore, "open" | "describe">,
@@ -64,8 +65,7 @@ export async function restoreToFile(
   };
   let pageSize = 0;
   let commit = 0;
-  let written: Uint8Array = new Uint8Array(0);
-  let bytesRead = 0;
+  let writer: PageWriter | undefined;
   try {
     using out = await Deno.open(tmp, { write: true, createNew: true });
     for (let i = 0; i < plan.length; i++) {
@@ -87,6 +87,7 @@ export async function restoreToFile(
       }
       if (i === 0) {
         pageSize = header.pageSize;
+        writer = new PageWriter(out, pageSize);
       } else if (header.pageSize !== pageSize) {
         await decoder.cancel();
         throw new CorruptionError(
@@ -94,11 +95,12 @@ export async function restoreToFile(
         );
       }
       commit = header.commit;
-      if (written.length * 8 <= commit) written = grow(written, commit);
-      bytesRead += await applyPages(decoder, out, pageSize, written);
+      if (writer!.written.length * 8 <= commit) writer!.written = grow(writer!.written, commit);
+      await decoder.forEachPage((pgno, data) => writer!.put(pgno, data));
       await decoder.finish();
     }
-    checkComplete(written, commit, pageSize, plan);
+    await writer!.drain();
+    checkComplete(writer!.written, commit, pageSize, plan);
     await out.truncate(commit * pageSize);
     await out.syncData();
   } catch (err) {
@@ -110,36 +112,88 @@ export async function restoreToFile(
   await Deno.rename(tmp, outPath);
   await syncDir(dirname(outPath) || ".");
   if (integrityCheck !== "none") await checkIntegrity(outPath, integrityCheck);
-  return { txid: plan.at(-1)!.maxTxid, pageSize, pageCount: commit, bytesRead };
+  return { txid: plan.at(-1)!.maxTxid, pageSize, pageCount: commit, bytesRead: writer!.bytes };
 }
 
-/** Writes a file's pages at their offsets, coalescing runs of consecutive pages into ~1 MiB writes. */
-async function applyPages(decoder: LtxDecoder, out: Deno.FsFile, pageSize: number, written: Uint8Array) {
-  const buffer = new Uint8Array(Math.max(pageSize, Math.floor(WRITE_CHUNK / pageSize) * pageSize));
-  let used = 0;
-  let runStart = 0;
-  let runNext = 0;
-  let bytes = 0;
-  const flush = () => {
-    if (used === 0) return;
-    // Synchronous on purpose: large sequential writes into the page cache; async ops only add latency.
-    out.seekSync((runStart - 1) * pageSize, Deno.SeekMode.Start);
-    for (let at = 0; at < used;) at += out.writeSync(buffer.subarray(at, used));
-    used = 0;
-  };
-  for (let page = await decoder.readPage(); page; page = await decoder.readPage()) {
-    if (page.pgno !== runNext || used + pageSize > buffer.length) {
-      flush();
-      runStart = page.pgno;
-    }
-    buffer.set(page.data, used);
-    used += pageSize;
-    runNext = page.pgno + 1;
-    if (page.pgno < written.length * 8) written[page.pgno >> 3] |= 1 << (page.pgno & 7);
-    bytes += pageSize;
+/**
+ * Writes pages at their offsets: runs of consecutive pages coalesce into ~1 MiB writes, and each write
+ * runs on Deno's blocking pool while the next pages decode (two buffers, one write in flight). The
+ * output file is ours alone (no SQLite locks on it), so async ops on it are safe.
+ */
+class PageWriter {
+  readonly #out: Deno.FsFile;
+  readonly #pageSize: number;
+  #buffer: Uint8Array;
+  #spare: Uint8Array;
+  #used = 0;
+  #runStart = 0;
+  #runNext = 0;
+  #pending: Promise<void> = Promise.resolve();
+  #syncing: Promise<void> = Promise.resolve();
+  #unsynced = 0;
+  written: Uint8Array = new Uint8Array(0);
+  bytes = 0;
+
+  constructor(out: Deno.FsFile, pageSize: number) {
+    this.#out = out;
+    this.#pageSize = pageSize;
+    const size = Math.max(pageSize, Math.floor(WRITE_CHUNK / pageSize) * pageSize);
+    this.#buffer = new Uint8Array(size);
+    this.#spare = new Uint8Array(size);
   }
-  flush();
-  return bytes;
+
+  /** Takes one page; `data` may be reused by the caller once this returns (it is copied before any wait). */
+  put(pgno: number, data: Uint8Array): void | Promise<void> {
+    if (pgno !== this.#runNext || this.#used + this.#pageSize > this.#buffer.length) {
+      if (this.#used > 0) {
+        const saved = data.slice();
+        return this.flush().then(() => this.#place(pgno, saved));
+      }
+      this.#runStart = pgno;
+    }
+    this.#place(pgno, data);
+  }
+
+  #place(pgno: number, data: Uint8Array): void {
+    if (this.#used === 0) this.#runStart = pgno;
+    this.#buffer.set(data, this.#used);
+    this.#used += this.#pageSize;
+    this.#runNext = pgno + 1;
+    if (pgno < this.written.length * 8) this.written[pgno >> 3]! |= 1 << (pgno & 7);
+    this.bytes += this.#pageSize;
+  }
+
+  /** Starts writing the current run once the previous write is done. */
+  async flush(): Promise<void> {
+    if (this.#used === 0) return;
+    const run = this.#buffer.subarray(0, this.#used);
+    const position = (this.#runStart - 1) * this.#pageSize;
+    await this.#pending;
+    [this.#buffer, this.#spare] = [this.#spare, this.#buffer];
+    this.#used = 0;
+    this.#pending = this.#writeAt(run, position);
+    this.#pending.catch(() => {}); // observed by the next flush or by drain()
+    this.#unsynced += run.length;
+    if (this.#unsynced >= EARLY_SYNC_BYTES) {
+      // Start the disk writes now, beside the decoding, so the final fsync has only the tail to wait for.
+      this.#unsynced = 0;
+      const previous = this.#syncing;
+      this.#syncing = previous.then(() => this.#out.syncData());
+      this.#syncing.catch(() => {});
+    }
+  }
+
+  /** Writes what is buffered and waits for every write. */
+  async drain(): Promise<void> {
+    await this.flush();
+    await this.#pending;
+    await this.#syncing;
+  }
+
+  async #writeAt(bytes: Uint8Array, position: number): Promise<void> {
+    await this.#out.seek(position, Deno.SeekMode.Start);
+    for (let at = 0; at < bytes.length;) at += await this.#out.write(bytes.subarray(at));
+  }
 }
 
 function checkComplete(written: Uint8Array, commit: number, pageSize: number, plan: LtxFileInfo[]): void {

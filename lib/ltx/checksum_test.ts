@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { crcUpdateJs } from "./_crc_js.ts";
 import { randomBytes } from "./_testing.ts";
-import { CHECKSUM_FLAG, Crc64, crc64, pageChecksum } from "./checksum.ts";
+import { CHECKSUM_FLAG, Crc64, crc64, crcOf, pageChecksum, pageChecksumOf } from "./checksum.ts";
 import { lockPgno } from "./header.ts";
 
 Deno.test("crc64() gives the CRC-64/ISO check value", () => {
@@ -61,4 +61,28 @@ Deno.test("database checksum over 1 GiB excludes the lock page (ltx WithLockPage
     for (let pgno = 1; pgno <= 262155; pgno++) if (pgno !== lock) yield [pgno, page];
   }
   assert.equal(databaseChecksum(pages()), 0xc19b668c376662c7n);
+});
+
+Deno.test("Crc64.append() of a part's CRC equals feeding the part's bytes", () => {
+  for (const size of [1, 63, 512, 4096, 65536]) {
+    const head = randomBytes(777, size);
+    const part = randomBytes(size, size + 7);
+    const fed = new Crc64();
+    fed.update(head);
+    fed.update(part);
+    const appended = new Crc64();
+    appended.update(head);
+    appended.append(crcOf(part), size);
+    assert.equal(appended.digest(), fed.digest(), `size ${size}`);
+  }
+});
+
+Deno.test("pageChecksumOf() equals pageChecksum() without a second pass", () => {
+  for (const [pgno, size] of [[1, 512], [2, 1024], [70000, 4096], [0xfffffffe, 65536]] as const) {
+    const data = randomBytes(size, pgno);
+    const { lo, hi } = pageChecksumOf(pgno, crcOf(data), size);
+    assert.equal(CHECKSUM_FLAG | (BigInt(hi) << 32n) | BigInt(lo), pageChecksum(pgno, data));
+  }
+  const { lo, hi } = pageChecksumOf(1, crcOf(new Uint8Array(1024).fill(0x32)), 1024);
+  assert.equal(CHECKSUM_FLAG | (BigInt(hi) << 32n) | BigInt(lo), 0xe0d53ff6f3d08215n);
 });

@@ -6,7 +6,8 @@
 
 import { CorruptionError } from "../util/errors.ts";
 import { ByteReader } from "./_byte_reader.ts";
-import { CHECKSUM_FLAG, Crc64, pageChecksum } from "./checksum.ts";
+import { CHECKSUM_FLAG, Crc64, crcOf, pageChecksumOf } from "./checksum.ts";
+import type { CrcState } from "./_kernels.ts";
 import {
   decodeHeader,
   decodeTrailer,
@@ -52,7 +53,8 @@ export class LtxDecoder {
   #lockPgno = 0;
   #prevPgno = 0;
   #pageCount = 0;
-  #dbChecksum: bigint | null = null;
+  /** XOR of the page checksums as u32 halves, kept for snapshots only (their trailer states it). */
+  #dbChecksum: CrcState | null = null;
   #state: "header" | "pages" | "index" | "done" = "header";
   #slab = new ArrayBuffer(0);
   #slabUsed = 0;
@@ -76,7 +78,9 @@ export class LtxDecoder {
     this.#crc.update(bytes);
     this.#header = header;
     this.#lockPgno = lockPgno(header.pageSize);
-    if (isSnapshotHeader(header) && (header.flags & HEADER_FLAG_NO_CHECKSUM) === 0) this.#dbChecksum = 0n;
+    if (isSnapshotHeader(header) && (header.flags & HEADER_FLAG_NO_CHECKSUM) === 0) {
+      this.#dbChecksum = { lo: 0, hi: 0 };
+    }
     this.#state = "pages";
     return header;
   }
@@ -85,20 +89,43 @@ export class LtxDecoder {
   async readPage(): Promise<LtxPage | null> {
     if (this.#state === "header") await this.readHeader();
     if (this.#state !== "pages") return null;
-    // Fast path, no await: a whole block-encoded page frame is already buffered.
-    const input = this.#in;
-    if (input.has(10)) {
-      const head = input.peek(10);
-      const size = readU32(head, 6);
-      if (head[4] === 0 && head[5] === PAGE_FLAG_SIZE && input.has(10 + size)) {
-        const frameStart = input.offset;
-        const pgno = readU32(head, 0);
-        this.#checkPage(pgno, PAGE_FLAG_SIZE);
-        this.#crc.update(input.take(10));
-        return this.#decodeBlockPage(pgno, frameStart, input.take(size));
+    return this.#readBufferedPage(false) ?? await this.#readPageSlowly();
+  }
+
+  /**
+   * Reads every remaining page, handing each to `visit`. `data` is valid only until `visit` returns
+   * (it may be the decompressor's own output, not a copy): copy it before any await. This is the
+   * fast way through a file: no allocation and no copy per page.
+   */
+  async forEachPage(visit: (pgno: number, data: Uint8Array) => void | Promise<void>): Promise<void> {
+    if (this.#state === "header") await this.readHeader();
+    while (this.#state === "pages") {
+      let page: LtxPage | null | undefined = this.#readBufferedPage(true);
+      while (page) {
+        const waiting = visit(page.pgno, page.data);
+        if (waiting) await waiting;
+        page = this.#readBufferedPage(true);
+      }
+      page = await this.#readPageSlowly();
+      if (page) {
+        const waiting = visit(page.pgno, page.data);
+        if (waiting) await waiting;
       }
     }
-    return await this.#readPageSlowly();
+  }
+
+  /** Decodes a block-encoded page frame that is already buffered, without awaiting; else undefined. */
+  #readBufferedPage(transient: boolean): LtxPage | undefined {
+    const input = this.#in;
+    if (!input.has(10)) return undefined;
+    const head = input.peek(10);
+    const size = readU32(head, 6);
+    if (head[4] !== 0 || head[5] !== PAGE_FLAG_SIZE || !input.has(10 + size)) return undefined;
+    const frameStart = input.offset;
+    const pgno = readU32(head, 0);
+    this.#checkPage(pgno, PAGE_FLAG_SIZE);
+    this.#crc.update(input.take(10));
+    return this.#decodeBlockPage(pgno, frameStart, input.take(size), transient);
   }
 
   async #readPageSlowly(): Promise<LtxPage | null> {
@@ -119,6 +146,7 @@ export class LtxDecoder {
         pgno,
         frameStart,
         await this.#read(readU32(sizeBytes, 0), `page ${pgno} data`),
+        false,
       );
     }
     const data = this.#allocatePage();
@@ -132,25 +160,29 @@ export class LtxDecoder {
       throw err;
     }
     this.#checkSize(pgno, n);
-    this.#crc.update(data);
     return this.#acceptPage(pgno, frameStart, data);
   }
 
-  /** Decompresses a block page through the kernel, hashing its output where it lies. */
-  #decodeBlockPage(pgno: number, frameStart: number, block: Uint8Array): LtxPage {
-    const data = this.#allocatePage();
-    if (block.length > KERNEL_SRC_CAPACITY || data.length > KERNEL_DST_CAPACITY) {
+  /**
+   * Decompresses a block page through the kernel, hashing its output where it lies. A transient page
+   * is the kernel's output itself, valid until the next kernel call; otherwise a copy.
+   */
+  #decodeBlockPage(pgno: number, frameStart: number, block: Uint8Array, transient: boolean): LtxPage {
+    const pageSize = this.#header!.pageSize;
+    if (block.length > KERNEL_SRC_CAPACITY || pageSize > KERNEL_DST_CAPACITY) {
+      const data = this.#allocatePage();
       this.#checkSize(pgno, this.#decompressJs(pgno, block, data));
-      this.#crc.update(data);
       return this.#acceptPage(pgno, frameStart, data);
     }
-    const n = kernelDecompress(block, data.length);
-    if (n < 0) this.#decompressJs(pgno, block, new Uint8Array(data.length));
+    const n = kernelDecompress(block, pageSize);
+    if (n < 0) this.#decompressJs(pgno, block, new Uint8Array(pageSize));
     this.#checkSize(pgno, n);
     const output = kernelOutput(n);
-    this.#crc.update(output);
+    this.#acceptPage(pgno, frameStart, output);
+    if (transient) return { pgno, data: output };
+    const data = this.#allocatePage();
     data.set(output);
-    return this.#acceptPage(pgno, frameStart, data);
+    return { pgno, data };
   }
 
   /** The JS decoder, run for blocks the kernel cannot hold and to explain the ones it rejects. */
@@ -168,8 +200,16 @@ export class LtxDecoder {
     if (n !== pageSize) throw this.#corrupt(`page ${pgno} decompresses to ${n} bytes, not ${pageSize}`);
   }
 
+  /** Hashes a decoded page once: its CRC feeds both the file checksum and the page checksum. */
   #acceptPage(pgno: number, frameStart: number, data: Uint8Array): LtxPage {
-    if (this.#dbChecksum !== null) this.#dbChecksum ^= pageChecksum(pgno, data);
+    const dataCrc = crcOf(data);
+    this.#crc.append(dataCrc, data.length);
+    const sum = this.#dbChecksum;
+    if (sum !== null) {
+      const page = pageChecksumOf(pgno, dataCrc, data.length);
+      sum.lo = (sum.lo ^ page.lo) >>> 0;
+      sum.hi = (sum.hi ^ page.hi) >>> 0;
+    }
     this.#expectedIndex.add(pgno, frameStart, this.#in.offset - frameStart);
     this.#prevPgno = pgno;
     this.#pageCount++;
@@ -224,7 +264,10 @@ export class LtxDecoder {
         );
       }
     }
-    if (this.#dbChecksum !== null && (CHECKSUM_FLAG | this.#dbChecksum) !== trailer.postApplyChecksum) {
+    const sum = this.#dbChecksum;
+    if (
+      sum !== null && (CHECKSUM_FLAG | (BigInt(sum.hi) << 32n) | BigInt(sum.lo)) !== trailer.postApplyChecksum
+    ) {
       throw this.#corrupt("database checksum of the snapshot does not match its post-apply checksum");
     }
     return trailer;

@@ -35,6 +35,43 @@ Deno.test("LtxDecoder gives the same pages whatever the stream chunking", async 
   }
 });
 
+Deno.test("LtxDecoder.forEachPage() visits the pages readPage() gives, for every chunking and encoding", async () => {
+  for (const name of ["v052/snapshot-checksum.ltx", "v051/l0-0000000000000002-0000000000000002.ltx"]) {
+    const bytes = fixture(name);
+    const expected = await decodeLtx(bytes);
+    for (const chunkSize of [1, 7, 1024, 4099, bytes.length]) {
+      const decoder = new LtxDecoder(streamOf(bytes, chunkSize));
+      const pages: { pgno: number; data: Uint8Array }[] = [];
+      let awaited = 0;
+      await decoder.forEachPage((pgno, data) => {
+        pages.push({ pgno, data: data.slice() });
+        // A visitor that waits must still see every page once, in order.
+        if (pgno % 2 === 0) return new Promise((r) => setTimeout(() => r(void awaited++), 0));
+      });
+      assert.deepEqual(await decoder.finish(), expected.trailer, `${name} chunk ${chunkSize}`);
+      assert.deepEqual(pages, expected.pages.map((p) => ({ pgno: p.pgno, data: p.data.slice() })));
+      assert.ok(awaited > 0 || pages.every((p) => p.pgno % 2 === 1));
+    }
+  }
+});
+
+Deno.test("LtxDecoder.forEachPage() then finish() rejects a flipped bit in the page data", async () => {
+  const good = fixture("v052/snapshot-checksum.ltx");
+  for (const at of [110, 150, good.length - 40]) {
+    const bad = good.slice();
+    bad[at]! ^= 0x10;
+    const decoder = new LtxDecoder(streamOf(bad, 64), { name: "x.ltx" });
+    await assert.rejects(
+      (async () => {
+        await decoder.forEachPage(() => {});
+        await decoder.finish();
+      })(),
+      (err: unknown) => err instanceof CorruptionError && /"x\.ltx"/.test(err.message),
+      `byte ${at}`,
+    );
+  }
+});
+
 async function assertCorrupt(bytes: Uint8Array, pattern: RegExp | undefined, label: string): Promise<void> {
   await assert.rejects(decodeLtx(bytes, "x.ltx"), (err: unknown) => {
     assert.ok(err instanceof CorruptionError, `${label}: ${err}`);
