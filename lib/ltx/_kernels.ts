@@ -1,7 +1,8 @@
 /**
  * Loader and thin wrappers for the WebAssembly kernels of `_kernels.wat` (LZ4 block decompression and
- * CRC-64/ISO), measured faster than the JS versions (see scripts/bench/lz4_bench.ts). Private to
- * lib/ltx; everything here is synchronous, so a caller owns the scratch regions until it returns.
+ * compression, CRC-64/ISO), measured faster than the JS versions (see scripts/bench/lz4_bench.ts).
+ * Private to lib/ltx; everything here is synchronous, so a caller owns the scratch regions until it
+ * returns.
  */
 
 import { CRC_SLICES, CRC_TABLE_HI, CRC_TABLE_LO } from "./_crc_tables.ts";
@@ -13,12 +14,18 @@ export const KERNEL_SRC_CAPACITY = 65824;
 const DST = SRC + KERNEL_SRC_CAPACITY;
 /** Largest decompressed output the kernel buffer holds. */
 export const KERNEL_DST_CAPACITY = 65536;
+const COMPRESS_SRC = 524288;
+/** Largest input the compression kernel takes (its output region holds the LZ4 bound of this). */
+export const KERNEL_COMPRESS_CAPACITY = 65536;
+const COMPRESS_DST = COMPRESS_SRC + KERNEL_COMPRESS_CAPACITY;
 
 interface KernelExports {
   memory: WebAssembly.Memory;
   crcHi: WebAssembly.Global;
   decompress(src: number, srcLength: number, dst: number, dstCapacity: number): number;
   crc(p: number, n: number, lo: number, hi: number): number;
+  compress(src: number, srcLength: number, dst: number): number;
+  tableNext: WebAssembly.Global;
 }
 
 function instantiate(): KernelExports {
@@ -72,4 +79,30 @@ export function kernelCrc(state: CrcState, bytes: Uint8Array): void {
     state.lo = kernels.crc(SRC, part.length, state.lo, state.hi) >>> 0;
     state.hi = (kernels.crcHi.value as number) >>> 0;
   }
+}
+
+/**
+ * Compresses `src` (at most KERNEL_COMPRESS_CAPACITY bytes) into the kernel's compression output
+ * region, with exactly the bytes of `compressBlockInto`; returns the compressed length. Input that
+ * already lives in kernel memory (a `kernelOutput` view) is read in place.
+ */
+export function kernelCompress(src: Uint8Array): number {
+  if (src.length > KERNEL_COMPRESS_CAPACITY) {
+    throw new RangeError(`Cannot compress ${src.length} bytes in the kernel`);
+  }
+  if (src.buffer === kernelBuffer && src.byteOffset + src.length <= COMPRESS_DST) {
+    return kernels.compress(src.byteOffset, src.length, COMPRESS_DST);
+  }
+  memory.set(src, COMPRESS_SRC);
+  return kernels.compress(COMPRESS_SRC, src.length, COMPRESS_DST);
+}
+
+/** A view of the first `length` bytes of the compression output, valid until the next kernel call. */
+export function kernelCompressedOutput(length: number): Uint8Array {
+  return memory.subarray(COMPRESS_DST, COMPRESS_DST + length);
+}
+
+/** Moves the compressor's hash-table tag, so tests reach the table reset without compressing 2 GiB. */
+export function setKernelCompressTagForTest(next: number): void {
+  kernels.tableNext.value = next;
 }

@@ -2,7 +2,7 @@
  * Measures the LZ4 and CRC-64 code of lib/ltx against maintained npm LZ4 packages that run in Deno
  * without native addons, and (with --restore-mib=N) an N MiB restore against `cp`.
  *
- *   deno run --no-lock -A scripts/bench/lz4_bench.ts [--restore-mib=256] [--only-restore]
+ *   deno run --no-lock -A scripts/bench/lz4_bench.ts [--restore-mib=256] [--only-restore] [--only-compress]
  *
  * The npm packages are imported dynamically so that type-checking the project does not fetch them.
  */
@@ -11,6 +11,7 @@ import {
   compressBlock,
   compressBlockBound,
   compressBlockInto,
+  compressBlockJs,
   decompressBlockInto,
   decompressBlockJs,
 } from "../../lib/ltx/lz4_block.ts";
@@ -245,6 +246,36 @@ async function benchCodecs(): Promise<void> {
   }
 }
 
+// --- Compressors: the JS reference against the kernel -------------------------------------------
+
+/** Pages like the snapshot benchmark's database (core.ts makeBigDatabase): 4 rows of 1000 bytes, half random. */
+function benchDbPage(size: number): Uint8Array {
+  const page = new Uint8Array(size);
+  const text = encoder.encode("customer order shipped ".repeat(44).slice(0, 1000));
+  for (let at = size - 1000, row = 0; at >= 16; at -= 1000, row++) {
+    page.set(row % 2 ? randomPage(1000) : text, at);
+  }
+  return page;
+}
+
+function benchCompressors(): void {
+  console.log("\ncompressor (into a reused buffer) | MB/s JS | MB/s kernel | ratio");
+  const sets: [string, Uint8Array[]][] = [
+    ["4 KiB, rows of half random, half text", Array.from({ length: 16384 }, () => benchDbPage(4096))],
+    ["4 KiB, 60% rows, 20% random, 20% mixed", makePages(4096, 16384)],
+    ["64 KiB, 60% rows, 20% random, 20% mixed", makePages(65536, 1024)],
+  ];
+  for (const [name, pages] of sets) {
+    const total = pages.reduce((n, p) => n + p.length, 0);
+    const scratch = new Uint8Array(compressBlockBound(pages[0]!.length));
+    let compressed = 0;
+    for (const p of pages) compressed += compressBlockInto(p, scratch);
+    const js = bestMbPerSecond(total, () => pages.forEach((p) => compressBlockJs(p, scratch)));
+    const kernel = bestMbPerSecond(total, () => pages.forEach((p) => compressBlockInto(p, scratch)));
+    console.log(`${name} | ${js.toFixed(0)} | ${kernel.toFixed(0)} | ${(compressed / total).toFixed(3)}`);
+  }
+}
+
 // --- CRC-64 ------------------------------------------------------------------------------------
 
 function benchCrc(): void {
@@ -371,7 +402,10 @@ async function benchRestore(mib: number): Promise<void> {
 
 if (import.meta.main) {
   const restoreArg = Deno.args.find((a) => a.startsWith("--restore-mib="));
-  if (!Deno.args.includes("--only-restore")) {
+  if (Deno.args.includes("--only-compress")) {
+    benchCompressors();
+  } else if (!Deno.args.includes("--only-restore")) {
+    benchCompressors();
     await benchCodecs();
     benchCrc();
   }
