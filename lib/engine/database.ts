@@ -18,7 +18,7 @@ import { Mutex } from "../util/mutex.ts";
 import { removeIfExists } from "../util/fs.ts";
 import { DatabaseFile } from "./database_file.ts";
 import { defaultMetaPath, LocalStore, writeLocalFile } from "./local_store.ts";
-import { findPageInLtx, PageSource } from "./page_source.ts";
+import { findPageInLtx, PageReadBuffers, PageSource } from "./page_source.ts";
 import { StateLock } from "./state_lock.ts";
 import { ScratchSpace } from "./scratch.ts";
 import { decideSyncStart, type LastFrame } from "./wal_position.ts";
@@ -95,6 +95,7 @@ export class Database {
   #lastCheckpointAt: number;
   #checkpointedThrough = -1;
   #closed = false;
+  #readBuffers = new PageReadBuffers();
 
   private constructor(path: string, dbFile: DatabaseFile, control: WalControl, options: DatabaseOptions) {
     this.path = path;
@@ -249,7 +250,7 @@ export class Database {
         maxTxid: position.maxTxid,
         timestamp: this.#now(),
       });
-      const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
+      const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize, this.#readBuffers);
       // Unique: the loop and a replica being re-seeded may snapshot the same TXID at once.
       const path = join(
         this.#scratch.dir,
@@ -386,7 +387,7 @@ export class Database {
         walSalt2: header?.salt2 ?? 0,
       },
     );
-    const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize);
+    const source = new PageSource(this.#dbFile, wal, map?.pages, this.#pageSize, this.#readBuffers);
     const file = await this.#writeL0(ltxHeader, allPages(commit, this.#pageSize), source);
     if (!(await this.#walUnchanged(wal, header))) return await this.#discardL0(ltxHeader);
     this.#snapshotReason = null;
@@ -423,7 +424,7 @@ export class Database {
       { pageSize: this.#pageSize, commit: map.commit, minTxid: txid, maxTxid: txid, timestamp: this.#now() },
       { walOffset: offset, walSize: map.endOffset - offset, walSalt1: header.salt1, walSalt2: header.salt2 },
     );
-    const source = new PageSource(this.#dbFile, wal, map.pages, this.#pageSize);
+    const source = new PageSource(this.#dbFile, wal, map.pages, this.#pageSize, this.#readBuffers);
     const file = await this.#writeL0(ltxHeader, pgnos, source);
     if (!(await this.#walUnchanged(wal, header))) return await this.#discardL0(ltxHeader);
     await this.#advance(ltxHeader, wal, map.endOffset);
@@ -449,7 +450,7 @@ export class Database {
   ): Promise<LtxFileInfo> {
     const size = await writeLocalFile(path, header.timestamp, async (sink) => {
       const encoder = new LtxEncoder(sink, header);
-      for (const pgno of pgnos) await encoder.encodePage(pgno, await source.read(pgno));
+      for (const [pgno, data] of source.pages(pgnos)) await encoder.encodePage(pgno, data);
       await encoder.finish();
     });
     return {

@@ -5,7 +5,7 @@
  * SQLite's locks (measured: /proc/locks loses the SHARED lock). So this wrapper exposes only synchronous
  * operations, and is closed only after every SQLite connection of the process is closed.
  */
-import { readAtSync } from "../util/bytes.ts";
+import { readAtSync, readIntoSync } from "../util/bytes.ts";
 
 export class DatabaseFile {
   #file: Deno.FsFile;
@@ -28,6 +28,11 @@ export class DatabaseFile {
   /** Bytes at `offset`; fewer only at end of file. */
   read(offset: number, length: number): Uint8Array {
     return readAtSync(this.#file, offset, length);
+  }
+
+  /** Fills `buf` from `offset`; returns the byte count, short only at end of file. */
+  readInto(offset: number, buf: Uint8Array): number {
+    return readIntoSync(this.#file, offset, buf);
   }
 
   close(): void {

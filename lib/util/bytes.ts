@@ -42,12 +42,18 @@ export function readAt(file: Deno.FsFile, offset: number, length: number): Promi
 
 export function readAtSync(file: Deno.FsFile, offset: number, length: number): Uint8Array {
   const buf = new Uint8Array(length);
+  const got = readIntoSync(file, offset, buf);
+  return got === length ? buf : buf.subarray(0, got);
+}
+
+/** Fills `buf` from byte `offset` of an open file; returns the byte count, short only at end of file. */
+export function readIntoSync(file: Deno.FsFile, offset: number, buf: Uint8Array): number {
   file.seekSync(offset, Deno.SeekMode.Start);
   let got = 0;
-  while (got < length) {
+  while (got < buf.length) {
     const n = file.readSync(buf.subarray(got));
     if (n === null || n === 0) break;
     got += n;
   }
-  return got === length ? buf : buf.subarray(0, got);
+  return got;
 }
