@@ -29,14 +29,25 @@ export interface LtxEncoderOptions {
 
 type Sink = (chunk: Uint8Array) => Promise<void> | void;
 
-/** Writes one LTX file to `sink` page by page; each chunk handed to the sink is a fresh buffer. */
+/** Frames are gathered into batches of about this size: one buffer and one sink call per batch, not per page. */
+const BATCH_BYTES = 256 * 1024;
+
+/**
+ * Writes one LTX file to `sink`. Page frames are gathered into batches, so the sink sees a chunk per
+ * batch (and the header, index and trailer) rather than per page; each chunk is a fresh buffer the
+ * sink may keep.
+ */
 export class LtxEncoder {
   readonly #sink: Sink;
   readonly #header: LtxHeader;
   readonly #isFrame: boolean;
   readonly #lockPgno: number;
   readonly #crc = new Crc64();
-  readonly #scratch: Uint8Array;
+  /** Room one page frame may need: page header plus the LZ4 bound (frame mode: a stored 64 KiB block each). */
+  readonly #frameRoom: number;
+  #batch: Uint8Array;
+  #batchView: DataView;
+  #batchLength = 0;
   #index = new Uint8Array(1024);
   #indexLength = 0;
   #offset = 0;
@@ -51,10 +62,14 @@ export class LtxEncoder {
     this.#header = { ...header };
     this.#isFrame = pageEncoding === "frame";
     this.#lockPgno = lockPgno(header.pageSize);
-    this.#scratch = new Uint8Array(10 + compressBlockBound(header.pageSize));
+    this.#frameRoom = this.#isFrame
+      ? LTX_PAGE_HEADER_SIZE + 15 + Math.ceil(header.pageSize / 65536) * (4 + 65536)
+      : 10 + compressBlockBound(header.pageSize);
+    this.#batch = new Uint8Array(Math.max(BATCH_BYTES, this.#frameRoom));
+    this.#batchView = new DataView(this.#batch.buffer);
   }
 
-  /** Bytes handed to the sink so far. */
+  /** Bytes of the file so far (the newest may still wait in the batch for the sink). */
   get size(): number {
     return this.#offset;
   }
@@ -62,36 +77,35 @@ export class LtxEncoder {
   /** Compresses and writes one page; pages must come in ascending order (snapshots: 1, 2, … skipping the lock page). */
   async encodePage(pgno: number, data: Uint8Array): Promise<void> {
     if (this.#state === "closed") throw new Error("Cannot encode page: LTX encoder is finished");
-    if (this.#state === "header") await this.#writeHeader();
+    if (this.#state === "header") this.#writeHeader();
     this.#checkPage(pgno, data);
+    // `data` may be a view that is only valid until the caller's next page; it is used before any await.
+    if (this.#batchLength + this.#frameRoom > this.#batch.length) await this.#flush();
 
-    const frameStart = this.#offset;
-    const scratch = this.#scratch;
-    scratch[0] = pgno >>> 24;
-    scratch[1] = (pgno >>> 16) & 0xff;
-    scratch[2] = (pgno >>> 8) & 0xff;
-    scratch[3] = pgno & 0xff;
-    scratch[4] = 0;
-    let chunk: Uint8Array;
+    const at = this.#batchLength;
+    const batch = this.#batch;
+    this.#batchView.setUint32(at, pgno);
+    batch[at + 4] = 0;
+    let length: number;
     if (this.#isFrame) {
-      scratch[5] = 0;
+      batch[at + 5] = 0;
       const frame = compressFrame(data);
-      chunk = new Uint8Array(LTX_PAGE_HEADER_SIZE + frame.length);
-      chunk.set(scratch.subarray(0, LTX_PAGE_HEADER_SIZE));
-      chunk.set(frame, LTX_PAGE_HEADER_SIZE);
-      this.#crc.update(scratch.subarray(0, LTX_PAGE_HEADER_SIZE));
+      batch.set(frame, at + LTX_PAGE_HEADER_SIZE);
+      length = LTX_PAGE_HEADER_SIZE + frame.length;
+      this.#crc.update(batch.subarray(at, at + LTX_PAGE_HEADER_SIZE));
     } else {
-      scratch[5] = PAGE_FLAG_SIZE;
-      const n = compressBlockInto(data, scratch.subarray(10));
-      new DataView(scratch.buffer).setUint32(6, n);
-      chunk = scratch.slice(0, 10 + n);
-      this.#crc.update(scratch.subarray(0, 10));
+      batch[at + 5] = PAGE_FLAG_SIZE;
+      const n = compressBlockInto(data, batch.subarray(at + 10, at + this.#frameRoom));
+      this.#batchView.setUint32(at + 6, n);
+      length = 10 + n;
+      this.#crc.update(batch.subarray(at, at + 10));
     }
     this.#crc.update(data);
-    this.#addIndexEntry(pgno, frameStart, chunk.length);
+    this.#addIndexEntry(pgno, this.#offset, length);
+    this.#batchLength += length;
+    this.#offset += length;
     this.#prevPgno = pgno;
     this.#pageCount++;
-    await this.#write(chunk);
   }
 
   /**
@@ -100,7 +114,7 @@ export class LtxEncoder {
    */
   async finish(postApplyChecksum = 0n): Promise<{ size: number; trailer: LtxTrailer }> {
     if (this.#state === "closed") throw new Error("Cannot finish: LTX encoder is already finished");
-    if (this.#state === "header") await this.#writeHeader();
+    if (this.#state === "header") this.#writeHeader();
     const header = this.#header;
     if (isSnapshotHeader(header)) {
       const expected = header.commit - (header.commit >= this.#lockPgno ? 1 : 0);
@@ -126,19 +140,36 @@ export class LtxEncoder {
     const problem = trailerProblem(header, trailer);
     if (problem !== null) throw new CorruptionError(`Cannot finish LTX file: ${problem}`);
     tail.set(encodeTrailer(trailer), at);
-    await this.#write(tail);
+    this.#offset += tail.length;
+    if (this.#batchLength + tail.length <= this.#batch.length) {
+      this.#batch.set(tail, this.#batchLength);
+      this.#batchLength += tail.length;
+      await this.#flush(false);
+    } else {
+      await this.#flush(false);
+      await this.#sink(tail);
+    }
     return { size: this.#offset, trailer };
   }
 
-  async #writeHeader(): Promise<void> {
+  #writeHeader(): void {
     this.#state = "pages";
     const bytes = encodeHeader(this.#header);
     this.#crc.update(bytes);
-    await this.#write(bytes);
+    this.#batch.set(bytes);
+    this.#batchLength = bytes.length;
+    this.#offset = bytes.length;
   }
 
-  async #write(chunk: Uint8Array): Promise<void> {
-    this.#offset += chunk.length;
+  /** Hands the batch to the sink and, unless it is the last, starts a fresh one (the sink may keep chunks). */
+  async #flush(more = true): Promise<void> {
+    if (this.#batchLength === 0) return;
+    const chunk = this.#batch.subarray(0, this.#batchLength);
+    if (more) {
+      this.#batch = new Uint8Array(this.#batch.length);
+      this.#batchView = new DataView(this.#batch.buffer);
+    }
+    this.#batchLength = 0;
     await this.#sink(chunk);
   }
 

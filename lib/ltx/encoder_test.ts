@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "../util/bytes.ts";
 import { CorruptionError } from "../util/errors.ts";
 import {
   collector,
@@ -152,4 +153,28 @@ Deno.test("LtxEncoder hands the sink fresh chunks it may keep", async () => {
   const { size } = await encoder.finish();
   assert.equal(new Set(kept.map((c) => c.buffer)).size, kept.length);
   assert.equal(kept.reduce((n, c) => n + c.length, 0), size);
+});
+
+Deno.test("LtxEncoder batches frames, and needs a page's bytes only until encodePage() returns", async () => {
+  const pageSize = 4096;
+  const commit = 300;
+  const pageOf = (pgno: number) => pgno % 3 ? textBytes(pageSize, pgno) : randomBytes(pageSize, pgno);
+  const header = makeHeader({ pageSize, commit });
+  const expected = await encodeLtx(header, Array.from({ length: commit }, (_, i) => [i + 1, pageOf(i + 1)]));
+  // One buffer reused for every page, as PageSource hands out views of its read window.
+  const shared = new Uint8Array(pageSize);
+  const kept: Uint8Array[] = [];
+  const encoder = new LtxEncoder((chunk) => void kept.push(chunk), header);
+  for (let pgno = 1; pgno <= commit; pgno++) {
+    shared.set(pageOf(pgno));
+    await encoder.encodePage(pgno, shared);
+    shared.fill(0xee);
+  }
+  await encoder.finish();
+  assert.deepEqual(concatBytes(kept), expected);
+  assert.ok(kept.length < commit / 10, `${kept.length} sink calls for ${commit} pages`);
+  assert.deepEqual(
+    (await decodeLtx(expected)).pages.map((p) => p.data),
+    Array.from({ length: commit }, (_, i) => pageOf(i + 1)),
+  );
 });
