@@ -247,6 +247,9 @@ export class Replicator {
     await this.#pruneLocal().catch((err) =>
       this.#logger.warn("local cleanup failed", { error: errorMessage(err) })
     );
+    // A checkpoint holds this thread while SQLite copies pages (tens of ms per 1000 pages), stalling
+    // the shipments' I/O: let them land first, so it never sits between a commit and its replicas.
+    await settleWithin(this.#shipments(), this.#o.monitorIntervalMs / 2);
     await this.db.checkpointIfNeeded().catch((err) =>
       this.#logger.warn("checkpoint failed", { error: errorMessage(err) })
     );
