@@ -77,7 +77,11 @@ export async function compactRun(
     const sizeBytes = (await Deno.stat(scratch)).size;
     return await store.write(
       { level, minTxid: header.minTxid, maxTxid: header.maxTxid, createdAt: header.timestamp },
-      { sizeBytes, open: () => openLazily(async () => (await Deno.open(scratch, { read: true })).readable) },
+      {
+        sizeBytes,
+        localPath: scratch,
+        open: () => openLazily(async () => (await Deno.open(scratch, { read: true })).readable),
+      },
       options.signal,
     );
   } finally {

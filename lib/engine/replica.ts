@@ -118,7 +118,11 @@ export class Replica {
       maxTxid: file.maxTxid,
       createdAt: file.createdAt,
     };
-    await this.store.write(ref, { sizeBytes: file.sizeBytes, open: () => openLazily(openFile) }, signal);
+    await this.store.write(
+      ref,
+      { sizeBytes: file.sizeBytes, localPath: path ?? local.pathOf(file), open: () => openLazily(openFile) },
+      signal,
+    );
     stats.files++;
     stats.bytes += file.sizeBytes;
     this.shippedFiles++;

@@ -63,7 +63,13 @@ export class FileStore implements ReplicaStore {
     try {
       await Deno.mkdir(dir, { recursive: true });
       let size = 0;
-      {
+      if (body.localPath !== undefined) {
+        // A local file (an L0, a merged scratch file): the kernel copies it, no bytes pass through JS.
+        await Deno.copyFile(body.localPath, tmp);
+        using out = await Deno.open(tmp, { write: true });
+        size = (await out.stat()).size;
+        await out.syncData();
+      } else {
         using out = await Deno.open(tmp, { write: true, createNew: true });
         for await (const chunk of body.open()) {
           await writeAll(out, chunk);

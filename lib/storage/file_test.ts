@@ -34,3 +34,28 @@ Deno.test("FileStore ignores foreign names and reports a short body", async () =
     "README",
   ]);
 });
+
+Deno.test("FileStore copies a body that names its local file, checking its size", async () => {
+  const root = await Deno.makeTempDir();
+  const src = `${root}/src.ltx`;
+  const bytes = crypto.getRandomValues(new Uint8Array(3000));
+  Deno.writeFileSync(src, bytes);
+  const store = new FileStore(`${root}/replica`);
+  const streamed = () => {
+    throw new Error("a local body is copied, not streamed");
+  };
+  const ref = { level: 0, minTxid: 1n, maxTxid: 2n, createdAt: 1_700_000_000_000 };
+  const info = await store.write(ref, { sizeBytes: 3000, localPath: src, open: streamed });
+  assert.equal(info.sizeBytes, 3000);
+  assert.deepEqual(Deno.readFileSync(store.pathOf(ref)), bytes);
+  assert.equal(Deno.statSync(store.pathOf(ref)).mtime?.getTime(), 1_700_000_000_000);
+  const other = { ...ref, minTxid: 3n, maxTxid: 3n };
+  await assert.rejects(
+    () => store.write(other, { sizeBytes: 10, localPath: src, open: streamed }),
+    /got 3000 bytes, expected 10/,
+  );
+  assert.deepEqual([...Deno.readDirSync(`${root}/replica/ltx/0`)].map((e) => e.name), [
+    "0000000000000001-0000000000000002.ltx",
+  ]);
+  await Deno.remove(root, { recursive: true });
+});

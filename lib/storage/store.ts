@@ -26,6 +26,11 @@ export interface LtxFileInfo extends LtxFileRef {
 export interface WriteBody {
   sizeBytes: number;
   open(): ReadableStream<Uint8Array>;
+  /**
+   * Set when the bytes are exactly this local file's, unchanged until the write returns: a store on
+   * this machine may copy it in the kernel instead of streaming it through `open()`.
+   */
+  localPath?: string;
 }
 
 export interface ByteRange {
