@@ -116,6 +116,14 @@ async function runWorkload(pageSize: number, seed: number, steps: number): Promi
     const out = join(dir, `restored-${i}.db`);
     const plan = await planRestore(store, check.target);
     await restoreToFile(store, plan, out, { integrityCheck: "full" });
+    // The same plan through the worker lanes (every file, one worker) gives the same bytes.
+    const viaWorkers = join(dir, `restored-${i}-workers.db`);
+    await restoreToFile(store, plan, viaWorkers, { parallelMinBytes: 0, workers: 1 });
+    assert.deepEqual(
+      await Deno.readFile(viaWorkers),
+      await Deno.readFile(out),
+      `${check.label}: worker restore`,
+    );
     const got = dumpDigest(out);
     assert.equal(got.integrity, "ok", `${check.label}: integrity`);
     assert.equal(

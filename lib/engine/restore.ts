@@ -15,6 +15,8 @@ import { removeIfExists, syncDir } from "../util/fs.ts";
 import { dirname } from "node:path";
 import { openResumable } from "./resumable.ts";
 import { bytesStream, readAllBytes } from "../util/streams.ts";
+import { PageWritePool } from "./page_write_pool.ts";
+import { PageWriter } from "./page_writer.ts";
 
 export type IntegrityCheck = "none" | "quick" | "full";
 
@@ -25,6 +27,10 @@ export interface RestoreOptions {
   prefetchMaxBytes?: number;
   /** @default "none" */
   integrityCheck?: IntegrityCheck;
+  /** Files this large are decoded by Workers beside this thread; smaller ones inline. @default 32 MiB */
+  parallelMinBytes?: number;
+  /** Workers beside this thread's own lane. @default one per further core, at most 3 */
+  workers?: number;
   signal?: AbortSignal;
 }
 
@@ -35,9 +41,6 @@ export interface RestoreResult {
   bytesRead: number;
 }
 
-const WRITE_CHUNK = 1 << 20;
-const EARLY_SYNC_BYTES = 128 << 20;
-
 export async function restoreToFile(
   store: Pick<ReplicaStore, "open" | "describe">,
   plan: LtxFileInfo[],
@@ -45,6 +48,8 @@ export async function restoreToFile(
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
   const { parallelism = 8, prefetchMaxBytes = 8 << 20, integrityCheck = "none", signal } = options;
+  const { parallelMinBytes = 32 << 20, workers = Math.min(3, (navigator.hardwareConcurrency || 1) - 1) } =
+    options;
   for (const file of plan) {
     if (file.sizeBytes < 100) {
       throw new CorruptionError(`${describe(store, file)} is too small to be an LTX file`);
@@ -66,6 +71,7 @@ export async function restoreToFile(
   let pageSize = 0;
   let commit = 0;
   let writer: PageWriter | undefined;
+  let pool: PageWritePool | undefined;
   try {
     using out = await Deno.open(tmp, { write: true, createNew: true });
     for (let i = 0; i < plan.length; i++) {
@@ -96,14 +102,26 @@ export async function restoreToFile(
       }
       commit = header.commit;
       if (writer!.written.length * 8 <= commit) writer!.written = grow(writer!.written, commit);
-      await decoder.forEachPage((pgno, data) => writer!.put(pgno, data));
+      if (file.sizeBytes >= parallelMinBytes && workers > 0) {
+        await writer!.drain(); // older versions of these pages land before the workers write
+        pool ??= await PageWritePool.open(tmp, workers);
+        const lanes = pool;
+        await decoder.forEachBatch((batch) => {
+          writer!.noteBatch(batch);
+          return lanes.decode(batch);
+        }, { inFlight: 2 * (workers + 1) });
+      } else {
+        await decoder.forEachPage((pgno, data) => writer!.put(pgno, data));
+      }
       await decoder.finish();
     }
+    await pool?.close();
     await writer!.drain();
     checkComplete(writer!.written, commit, pageSize, plan);
     await out.truncate(commit * pageSize);
     await out.syncData();
   } catch (err) {
+    pool?.terminate();
     await removeIfExists(tmp);
     throw err;
   }
@@ -113,87 +131,6 @@ export async function restoreToFile(
   await syncDir(dirname(outPath) || ".");
   if (integrityCheck !== "none") await checkIntegrity(outPath, integrityCheck);
   return { txid: plan.at(-1)!.maxTxid, pageSize, pageCount: commit, bytesRead: writer!.bytes };
-}
-
-/**
- * Writes pages at their offsets: runs of consecutive pages coalesce into ~1 MiB writes, and each write
- * runs on Deno's blocking pool while the next pages decode (two buffers, one write in flight). The
- * output file is ours alone (no SQLite locks on it), so async ops on it are safe.
- */
-class PageWriter {
-  readonly #out: Deno.FsFile;
-  readonly #pageSize: number;
-  #buffer: Uint8Array;
-  #spare: Uint8Array;
-  #used = 0;
-  #runStart = 0;
-  #runNext = 0;
-  #pending: Promise<void> = Promise.resolve();
-  #syncing: Promise<void> = Promise.resolve();
-  #unsynced = 0;
-  written: Uint8Array = new Uint8Array(0);
-  bytes = 0;
-
-  constructor(out: Deno.FsFile, pageSize: number) {
-    this.#out = out;
-    this.#pageSize = pageSize;
-    const size = Math.max(pageSize, Math.floor(WRITE_CHUNK / pageSize) * pageSize);
-    this.#buffer = new Uint8Array(size);
-    this.#spare = new Uint8Array(size);
-  }
-
-  /** Takes one page; `data` may be reused by the caller once this returns (it is copied before any wait). */
-  put(pgno: number, data: Uint8Array): void | Promise<void> {
-    if (pgno !== this.#runNext || this.#used + this.#pageSize > this.#buffer.length) {
-      if (this.#used > 0) {
-        const saved = data.slice();
-        return this.flush().then(() => this.#place(pgno, saved));
-      }
-      this.#runStart = pgno;
-    }
-    this.#place(pgno, data);
-  }
-
-  #place(pgno: number, data: Uint8Array): void {
-    if (this.#used === 0) this.#runStart = pgno;
-    this.#buffer.set(data, this.#used);
-    this.#used += this.#pageSize;
-    this.#runNext = pgno + 1;
-    if (pgno < this.written.length * 8) this.written[pgno >> 3]! |= 1 << (pgno & 7);
-    this.bytes += this.#pageSize;
-  }
-
-  /** Starts writing the current run once the previous write is done. */
-  async flush(): Promise<void> {
-    if (this.#used === 0) return;
-    const run = this.#buffer.subarray(0, this.#used);
-    const position = (this.#runStart - 1) * this.#pageSize;
-    await this.#pending;
-    [this.#buffer, this.#spare] = [this.#spare, this.#buffer];
-    this.#used = 0;
-    this.#pending = this.#writeAt(run, position);
-    this.#pending.catch(() => {}); // observed by the next flush or by drain()
-    this.#unsynced += run.length;
-    if (this.#unsynced >= EARLY_SYNC_BYTES) {
-      // Start the disk writes now, beside the decoding, so the final fsync has only the tail to wait for.
-      this.#unsynced = 0;
-      const previous = this.#syncing;
-      this.#syncing = previous.then(() => this.#out.syncData());
-      this.#syncing.catch(() => {});
-    }
-  }
-
-  /** Writes what is buffered and waits for every write. */
-  async drain(): Promise<void> {
-    await this.flush();
-    await this.#pending;
-    await this.#syncing;
-  }
-
-  async #writeAt(bytes: Uint8Array, position: number): Promise<void> {
-    await this.#out.seek(position, Deno.SeekMode.Start);
-    for (let at = 0; at < bytes.length;) at += await this.#out.write(bytes.subarray(at));
-  }
 }
 
 function checkComplete(written: Uint8Array, commit: number, pageSize: number, plan: LtxFileInfo[]): void {

@@ -25,6 +25,7 @@ import { decompressBlockJs } from "./lz4_block.ts";
 import { readLz4FramePage } from "./_frame_page.ts";
 import { KERNEL_DST_CAPACITY, KERNEL_SRC_CAPACITY, kernelDecompress, kernelOutput } from "./_kernels.ts";
 import { IndexDigest, readIndexArea } from "./_index_reader.ts";
+import { type BatchResult, FRAME_BLOCK, FRAME_RAW, type PageBatch } from "./page_batch.ts";
 
 const SLAB_SIZE = 256 * 1024;
 
@@ -114,6 +115,119 @@ export class LtxDecoder {
     }
   }
 
+  /**
+   * Reads every remaining page frame and hands the frames, not yet decompressed, in batches of about
+   * `batchBytes` to `decode` (which may run elsewhere, such as in a Worker), with up to `inFlight`
+   * batches out at once. Frames are checked here as readPage() checks them; the page CRCs `decode`
+   * returns are folded into the file and database checksums in file order, so finish() verifies
+   * everything as usual. A batch's `bytes` belong to `decode` (it may transfer them); its `frames`
+   * must stay readable until the result settles.
+   */
+  async forEachBatch(
+    decode: (batch: PageBatch) => Promise<BatchResult>,
+    { batchBytes = 1 << 20, inFlight = 4 }: { batchBytes?: number; inFlight?: number } = {},
+  ): Promise<void> {
+    if (this.#state === "header") await this.readHeader();
+    const pageSize = this.#header!.pageSize;
+    const out: { batch: PageBatch; result: Promise<BatchResult> }[] = [];
+    let batch = newBatch(pageSize, batchBytes);
+    let used = 0;
+    const send = () => {
+      const result = decode({ ...batch, bytes: batch.bytes.subarray(0, used) });
+      result.catch(() => {}); // folded in order below, or abandoned with the decoder's own error
+      out.push({ batch, result });
+      batch = newBatch(pageSize, batchBytes);
+      used = 0;
+    };
+    const add = (pgno: number, kind: number, payload: Uint8Array, frameStart: number) => {
+      if (batch.count === MAX_BATCH_FRAMES || used + payload.length > batch.bytes.length) {
+        if (batch.count > 0) send();
+        if (payload.length > batch.bytes.length) batch.bytes = new Uint8Array(payload.length);
+      }
+      batch.bytes.set(payload, used);
+      batch.frames.set([pgno, kind, used, payload.length], batch.count * 4);
+      batch.count++;
+      used += payload.length;
+      this.#countPage(pgno, frameStart);
+    };
+    const input = this.#in;
+    for (;;) {
+      while (out.length >= inFlight) await this.#fold(out.shift()!);
+      // Fast path, no await: whole block frames already buffered.
+      while (input.has(10)) {
+        const head = input.peek(10);
+        const size = readU32(head, 6);
+        if (head[4] !== 0 || head[5] !== PAGE_FLAG_SIZE || !input.has(10 + size)) break;
+        const frameStart = input.offset;
+        const pgno = readU32(head, 0);
+        this.#checkPage(pgno, PAGE_FLAG_SIZE);
+        input.take(10);
+        add(pgno, FRAME_BLOCK, input.take(size), frameStart);
+        if (out.length >= inFlight) break;
+      }
+      if (out.length >= inFlight) continue;
+      const frameStart = input.offset;
+      const head = await this.#read(LTX_PAGE_HEADER_SIZE, "page header");
+      const pgno = readU32(head, 0);
+      const flags = (head[4]! << 8) | head[5]!;
+      if (pgno === 0 && flags === 0) break;
+      this.#checkPage(pgno, flags);
+      if (flags & PAGE_FLAG_SIZE) {
+        const size = readU32(await this.#read(4, `page ${pgno} size`), 0);
+        add(pgno, FRAME_BLOCK, await this.#read(size, `page ${pgno} data`), frameStart);
+      } else {
+        add(pgno, FRAME_RAW, await this.#readFramePage(pgno), frameStart);
+      }
+    }
+    if (batch.count > 0) send();
+    while (out.length > 0) await this.#fold(out.shift()!);
+    this.#crc.update(END_MARKER);
+    this.#state = "index";
+  }
+
+  /** Folds a decoded batch into the checksums: each frame's header bytes, then its page's CRC. */
+  async #fold({ batch, result }: { batch: PageBatch; result: Promise<BatchResult> }): Promise<void> {
+    const done = await result;
+    const { frames, pageSize } = batch;
+    if ("badFrame" in done) throw this.#corrupt(`page ${frames[done.badFrame * 4]} ${done.reason}`);
+    const head = new Uint8Array(10);
+    const pageCrc = { lo: 0, hi: 0 };
+    for (let i = 0; i < batch.count; i++) {
+      const pgno = frames[i * 4]!;
+      const isBlock = frames[i * 4 + 1] === FRAME_BLOCK;
+      const size = frames[i * 4 + 3]!;
+      head[0] = pgno >>> 24;
+      head[1] = (pgno >>> 16) & 0xff;
+      head[2] = (pgno >>> 8) & 0xff;
+      head[3] = pgno & 0xff;
+      head[5] = isBlock ? PAGE_FLAG_SIZE : 0;
+      head[6] = size >>> 24;
+      head[7] = (size >>> 16) & 0xff;
+      head[8] = (size >>> 8) & 0xff;
+      head[9] = size & 0xff;
+      this.#crc.update(head.subarray(0, isBlock ? 10 : LTX_PAGE_HEADER_SIZE));
+      pageCrc.lo = done.crcs[i * 2]!;
+      pageCrc.hi = done.crcs[i * 2 + 1]!;
+      this.#hashPage(pgno, pageCrc, pageSize);
+    }
+  }
+
+  /** An LZ4-frame page (flags 0), decoded here: such files predate block pages and are small. */
+  async #readFramePage(pgno: number): Promise<Uint8Array> {
+    const data = this.#allocatePage();
+    let n: number;
+    try {
+      n = await readLz4FramePage(this.#in, data);
+    } catch (err) {
+      if (err instanceof CorruptionError && !err.message.startsWith("Corrupt LTX file")) {
+        throw this.#corrupt(`page ${pgno} does not decompress`, err);
+      }
+      throw err;
+    }
+    this.#checkSize(pgno, n);
+    return data;
+  }
+
   /** Decodes a block-encoded page frame that is already buffered, without awaiting; else undefined. */
   #readBufferedPage(transient: boolean): LtxPage | undefined {
     const input = this.#in;
@@ -149,18 +263,7 @@ export class LtxDecoder {
         false,
       );
     }
-    const data = this.#allocatePage();
-    let n: number;
-    try {
-      n = await readLz4FramePage(this.#in, data);
-    } catch (err) {
-      if (err instanceof CorruptionError && !err.message.startsWith("Corrupt LTX file")) {
-        throw this.#corrupt(`page ${pgno} does not decompress`, err);
-      }
-      throw err;
-    }
-    this.#checkSize(pgno, n);
-    return this.#acceptPage(pgno, frameStart, data);
+    return this.#acceptPage(pgno, frameStart, await this.#readFramePage(pgno));
   }
 
   /**
@@ -200,20 +303,28 @@ export class LtxDecoder {
     if (n !== pageSize) throw this.#corrupt(`page ${pgno} decompresses to ${n} bytes, not ${pageSize}`);
   }
 
-  /** Hashes a decoded page once: its CRC feeds both the file checksum and the page checksum. */
   #acceptPage(pgno: number, frameStart: number, data: Uint8Array): LtxPage {
-    const dataCrc = crcOf(data);
-    this.#crc.append(dataCrc, data.length);
+    this.#hashPage(pgno, crcOf(data), data.length);
+    this.#countPage(pgno, frameStart);
+    return { pgno, data };
+  }
+
+  /** Hashes a decoded page once: its CRC feeds both the file checksum and the page checksum. */
+  #hashPage(pgno: number, dataCrc: CrcState, pageSize: number): void {
+    this.#crc.append(dataCrc, pageSize);
     const sum = this.#dbChecksum;
     if (sum !== null) {
-      const page = pageChecksumOf(pgno, dataCrc, data.length);
+      const page = pageChecksumOf(pgno, dataCrc, pageSize);
       sum.lo = (sum.lo ^ page.lo) >>> 0;
       sum.hi = (sum.hi ^ page.hi) >>> 0;
     }
+  }
+
+  /** Records a page frame that ends at the current offset, for the index check and page order. */
+  #countPage(pgno: number, frameStart: number): void {
     this.#expectedIndex.add(pgno, frameStart, this.#in.offset - frameStart);
     this.#prevPgno = pgno;
     this.#pageCount++;
-    return { pgno, data };
   }
 
   /** A page-sized view into a shared slab: one 4 KiB allocation per page costs more than the decode. */
@@ -311,6 +422,15 @@ export class LtxDecoder {
       cause === undefined ? {} : { cause },
     );
   }
+}
+
+/** Frames per batch at most, whatever their size: zero pages compress to a few bytes each. */
+const MAX_BATCH_FRAMES = 2048;
+/** The page header that ends the page frames (pgno 0, flags 0). */
+const END_MARKER = new Uint8Array(LTX_PAGE_HEADER_SIZE);
+
+function newBatch(pageSize: number, bytes: number): PageBatch {
+  return { pageSize, frames: new Uint32Array(MAX_BATCH_FRAMES * 4), count: 0, bytes: new Uint8Array(bytes) };
 }
 
 /** Decodes and verifies a whole in-memory LTX file. */

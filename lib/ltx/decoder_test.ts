@@ -8,6 +8,23 @@ import { encodeLtx } from "./encoder.ts";
 import { encodeHeader, lockPgno, type LtxHeader } from "./header.ts";
 import { compressBlock } from "./lz4_block.ts";
 import { putUvarint } from "./page_index.ts";
+import { decodeBatch, type PageBatch } from "./page_batch.ts";
+
+/** Decodes through forEachBatch with the batch work done in this thread, collecting the pages. */
+async function decodeInBatches(
+  bytes: Uint8Array,
+  chunkSize: number,
+  options: { batchBytes?: number; inFlight?: number },
+) {
+  const decoder = new LtxDecoder(streamOf(bytes, chunkSize), { name: "x.ltx" });
+  const pages: { pgno: number; data: Uint8Array }[] = [];
+  await decoder.forEachBatch(async (batch: PageBatch) => {
+    await new Promise((r) => setTimeout(r, 0)); // settle out of order with the reads
+    return decodeBatch(batch, (pgno, data) => pages.push({ pgno, data: data.slice() }));
+  }, options);
+  const trailer = await decoder.finish();
+  return { pages, trailer };
+}
 
 for (const folder of ["v051", "v052", "wal"]) {
   for (const name of fixtureLtxNames(folder)) {
@@ -69,6 +86,42 @@ Deno.test("LtxDecoder.forEachPage() then finish() rejects a flipped bit in the p
       (err: unknown) => err instanceof CorruptionError && /"x\.ltx"/.test(err.message),
       `byte ${at}`,
     );
+  }
+});
+
+Deno.test("LtxDecoder.forEachBatch() gives the pages and trailer readPage() gives, however batched", async () => {
+  const names = [
+    "v052/snapshot-checksum.ltx",
+    "v051/l0-0000000000000002-0000000000000002.ltx",
+    "wal/0000000000000002-0000000000000002.ltx",
+  ];
+  for (const name of names) {
+    const bytes = fixture(name);
+    const expected = await decodeLtx(bytes);
+    const want = expected.pages.map((p) => ({ pgno: p.pgno, data: p.data.slice() }));
+    for (const chunkSize of [1, 7, 4099, bytes.length]) {
+      for (const options of [{}, { batchBytes: 16, inFlight: 1 }, { batchBytes: 300, inFlight: 3 }]) {
+        const { pages, trailer } = await decodeInBatches(bytes, chunkSize, options);
+        const label = `${name} chunk ${chunkSize} ${JSON.stringify(options)}`;
+        assert.deepEqual(trailer, expected.trailer, label);
+        assert.deepEqual(pages, want, label);
+      }
+    }
+  }
+});
+
+Deno.test("LtxDecoder.forEachBatch() rejects every single-bit flip of a snapshot", async () => {
+  const good = fixture("v052/snapshot-checksum.ltx");
+  for (let at = 0; at < good.length; at++) {
+    for (let bit = 0; bit < 8; bit++) {
+      const bad = good.slice();
+      bad[at]! ^= 1 << bit;
+      await assert.rejects(
+        decodeInBatches(bad, 64, { batchBytes: 64, inFlight: 2 }),
+        (err: unknown) => err instanceof CorruptionError && /"x\.ltx"/.test(err.message),
+        `byte ${at} bit ${bit}`,
+      );
+    }
   }
 });
 

@@ -1,0 +1,138 @@
+/**
+ * Lanes that decompress, hash and write restore pages: this thread, which also reads and checks the
+ * LTX file (LtxDecoder.forEachBatch), takes one batch in `workers + 1` itself, and Workers take the
+ * rest, so on a large snapshot that work spreads over the cores. Each lane writes through its own
+ * descriptor of the output file (pages of a file never repeat, so lanes never write the same page).
+ */
+import { type BatchResult, decodeBatch, type PageBatch } from "../ltx/page_batch.ts";
+import type { PageWriteReply, PageWriteRequest } from "./page_write_worker.ts";
+import { SyncRunWriter } from "./sync_run_writer.ts";
+
+interface Waiting {
+  resolve(result: BatchResult): void;
+  reject(err: Error): void;
+}
+
+export class PageWritePool {
+  readonly #workers: Worker[];
+  readonly #waiting = new Map<number, Waiting>();
+  readonly #opening: Waiting[] = [];
+  #nextId = 0;
+  #nextLane = 0;
+  #failure: Error | undefined;
+  #local: Deno.FsFile | undefined;
+  #localWriter: SyncRunWriter | undefined;
+
+  private constructor(count: number) {
+    this.#workers = Array.from({ length: count }, () => {
+      const worker = new Worker(new URL("./page_write_worker.ts", import.meta.url).href, { type: "module" });
+      worker.onmessage = (event: MessageEvent<PageWriteReply>) => this.#receive(event.data);
+      worker.onerror = (event) => {
+        event.preventDefault();
+        this.#fail(new Error(`restore worker failed: ${event.message}`));
+      };
+      return worker;
+    });
+  }
+
+  /** Starts `count` workers, each with the output file open for writing, and opens this thread's lane. */
+  static async open(path: string, count: number): Promise<PageWritePool> {
+    const pool = new PageWritePool(count);
+    try {
+      pool.#local = Deno.openSync(path, { write: true });
+      await Promise.all(pool.#workers.map((worker) =>
+        new Promise<BatchResult>((resolve, reject) => {
+          pool.#opening.push({ resolve, reject });
+          pool.#post(worker, { type: "open", path });
+        })
+      ));
+    } catch (err) {
+      pool.terminate();
+      throw err;
+    }
+    return pool;
+  }
+
+  /** Decodes and writes one batch on the next lane; a worker gets the batch's bytes transferred. */
+  decode(batch: PageBatch): Promise<BatchResult> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const lane = this.#nextLane++ % (this.#workers.length + 1);
+    if (lane === this.#workers.length) return Promise.resolve(this.#decodeHere(batch));
+    const id = this.#nextId++;
+    const worker = this.#workers[lane]!;
+    const frames = batch.frames.slice(0, batch.count * 4);
+    const result = new Promise<BatchResult>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+    // The view keeps its offset and length across the transfer of its whole buffer.
+    this.#post(worker, { type: "batch", id, batch: { ...batch, frames } }, [
+      batch.bytes.buffer as ArrayBuffer,
+    ]);
+    return result;
+  }
+
+  #decodeHere(batch: PageBatch): BatchResult {
+    if (this.#localWriter?.pageSize !== batch.pageSize) {
+      this.#localWriter = new SyncRunWriter(this.#local!, batch.pageSize);
+    }
+    const writer = this.#localWriter;
+    const result = decodeBatch(batch, (pgno, data) => writer.put(pgno, data));
+    writer.flush();
+    return result;
+  }
+
+  /** Closes every lane's descriptor, then stops the workers. */
+  async close(): Promise<void> {
+    try {
+      this.#closeLocal();
+      await Promise.all(this.#workers.map((worker) =>
+        new Promise<BatchResult>((resolve, reject) => {
+          this.#opening.push({ resolve, reject });
+          this.#post(worker, { type: "close" });
+        })
+      ));
+    } finally {
+      this.terminate();
+    }
+  }
+
+  terminate(): void {
+    this.#closeLocal();
+    for (const worker of this.#workers) worker.terminate();
+    this.#fail(new Error("restore workers stopped"));
+  }
+
+  #closeLocal(): void {
+    this.#local?.close();
+    this.#local = this.#localWriter = undefined;
+  }
+
+  #post(worker: Worker, request: PageWriteRequest, transfer: Transferable[] = []): void {
+    worker.postMessage(request, transfer);
+  }
+
+  #receive(reply: PageWriteReply): void {
+    switch (reply.type) {
+      case "opened":
+      case "closed":
+        this.#opening.shift()?.resolve({ crcs: new Uint32Array(0) });
+        return;
+      case "batch": {
+        const waiting = this.#waiting.get(reply.id);
+        this.#waiting.delete(reply.id);
+        waiting?.resolve(
+          "crcs" in reply ? { crcs: reply.crcs } : { badFrame: reply.badFrame, reason: reply.reason },
+        );
+        return;
+      }
+      case "failed":
+        this.#fail(new Error(reply.message));
+    }
+  }
+
+  /** An I/O error or a dead worker fails everything outstanding: the restore cannot complete. */
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    for (const waiting of [...this.#waiting.values(), ...this.#opening]) waiting.reject(this.#failure);
+    this.#waiting.clear();
+    this.#opening.length = 0;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Page frames in batches, so their decompression and hashing can run beside the decoder (in a Worker):
+ * the decoder parses and checks frames in file order, a batch goes out as plain transferable data, and
+ * the page CRCs come back to be folded into the file checksum in order (LtxDecoder.forEachBatch).
+ */
+import { crcOf } from "./checksum.ts";
+import { decompressBlockJs } from "./lz4_block.ts";
+import { KERNEL_DST_CAPACITY, KERNEL_SRC_CAPACITY, kernelDecompress, kernelOutput } from "./_kernels.ts";
+
+/** A frame's page is an LZ4 block to decompress. */
+export const FRAME_BLOCK = 1;
+/** A frame's page is already decompressed (LZ4-frame pages are decoded by the decoder itself). */
+export const FRAME_RAW = 0;
+
+/** Frames in file order; `bytes` is the batch's own buffer, safe to transfer. */
+export interface PageBatch {
+  pageSize: number;
+  /** Four numbers per frame: pgno, FRAME_BLOCK or FRAME_RAW, offset into `bytes`, length. */
+  frames: Uint32Array;
+  count: number;
+  bytes: Uint8Array;
+}
+
+/** The CRC of each page (lo, hi per frame), or the first frame that does not decompress to a page. */
+export type BatchResult = { crcs: Uint32Array } | { badFrame: number; reason: string };
+
+/**
+ * Decompresses and hashes every page of a batch, handing each to `put` (whose `data` is valid only
+ * until it returns).
+ */
+export function decodeBatch(batch: PageBatch, put: (pgno: number, data: Uint8Array) => void): BatchResult {
+  const { pageSize, frames, bytes } = batch;
+  const crcs = new Uint32Array(batch.count * 2);
+  let spare: Uint8Array | undefined;
+  for (let i = 0; i < batch.count; i++) {
+    const pgno = frames[i * 4]!;
+    const offset = frames[i * 4 + 2]!;
+    const payload = bytes.subarray(offset, offset + frames[i * 4 + 3]!);
+    let page: Uint8Array;
+    if (frames[i * 4 + 1] === FRAME_RAW) {
+      page = payload;
+    } else if (payload.length <= KERNEL_SRC_CAPACITY && pageSize <= KERNEL_DST_CAPACITY) {
+      const n = kernelDecompress(payload, pageSize);
+      if (n !== pageSize) return { badFrame: i, reason: explain(payload, pageSize, n) };
+      page = kernelOutput(n);
+    } else {
+      spare ??= new Uint8Array(pageSize);
+      let n: number;
+      try {
+        n = decompressBlockJs(payload, spare);
+      } catch (err) {
+        return { badFrame: i, reason: `does not decompress (${(err as Error).message})` };
+      }
+      if (n !== pageSize) return { badFrame: i, reason: `decompresses to ${n} bytes, not ${pageSize}` };
+      page = spare;
+    }
+    const crc = crcOf(page);
+    crcs[i * 2] = crc.lo;
+    crcs[i * 2 + 1] = crc.hi;
+    put(pgno, page);
+  }
+  return { crcs };
+}
+
+/** Why a block the kernel refused or sized wrong is bad, in the decoder's words. */
+function explain(block: Uint8Array, pageSize: number, n: number): string {
+  if (n >= 0) return `decompresses to ${n} bytes, not ${pageSize}`;
+  try {
+    const size = decompressBlockJs(block, new Uint8Array(pageSize));
+    return `decompresses to ${size} bytes, not ${pageSize}`;
+  } catch (err) {
+    return `does not decompress (${(err as Error).message})`;
+  }
+}
