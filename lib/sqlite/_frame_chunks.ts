@@ -1,7 +1,14 @@
 /** Sequential reading of whole WAL frames in large chunks (few syscalls on the sync hot path). */
 
 /** Target chunk size in bytes; a chunk always holds at least one frame. */
-const CHUNK_BYTES = 4 * 1024 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Buffers of finished reads, for the next: every sync reads the WAL, and a fresh megabyte each time
+ * costs page faults and resident memory until the garbage collector gets to it.
+ */
+const spare: ArrayBuffer[] = [];
+const MAX_SPARE = 2;
 
 /** One chunk of whole frames; `bytes` and `words` are reused by the next chunk. */
 export interface FrameChunk {
@@ -23,19 +30,24 @@ export async function* readFrameChunks(
   offset: number,
   frameSize: number,
 ): AsyncGenerator<FrameChunk> {
-  const framesPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / frameSize));
-  const buffer = new ArrayBuffer(framesPerChunk * frameSize);
-  const bytes = new Uint8Array(buffer);
-  const words = new Int32Array(buffer);
-  let at = offset;
-  for (;;) {
-    // Seek every time: another reader may have moved the shared file position between chunks.
-    await file.seek(at, Deno.SeekMode.Start);
-    const got = await readFull(file, bytes);
-    const frameCount = Math.floor(got / frameSize);
-    if (frameCount > 0) yield { bytes, words, offset: at, frameCount };
-    if (got < bytes.length) return;
-    at += got;
+  const size = Math.max(1, Math.floor(CHUNK_BYTES / frameSize)) * frameSize;
+  const i = spare.findIndex((b) => b.byteLength >= size);
+  const buffer = i >= 0 ? spare.splice(i, 1)[0]! : new ArrayBuffer(Math.max(size, CHUNK_BYTES));
+  const bytes = new Uint8Array(buffer, 0, size);
+  const words = new Int32Array(buffer, 0, size / 4);
+  try {
+    let at = offset;
+    for (;;) {
+      // Seek every time: another reader may have moved the shared file position between chunks.
+      await file.seek(at, Deno.SeekMode.Start);
+      const got = await readFull(file, bytes);
+      const frameCount = Math.floor(got / frameSize);
+      if (frameCount > 0) yield { bytes, words, offset: at, frameCount };
+      if (got < bytes.length) return;
+      at += got;
+    }
+  } finally {
+    if (spare.length < MAX_SPARE) spare.push(buffer);
   }
 }
 

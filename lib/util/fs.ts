@@ -38,29 +38,36 @@ export async function removeIfExists(path: string): Promise<void> {
   }
 }
 
-/** Collects writes into large chunks before they reach the file: one syscall per ~1 MiB, not per page. */
+/**
+ * Collects small writes into ~64 KiB ones: one syscall per many pages, not per page. Chunks of 16 KiB
+ * or more (the LTX encoder hands over 256 KiB batches) go straight to the file, without a copy, and the
+ * buffer is allocated only if a small chunk comes.
+ */
 export class BufferedFileWriter {
   #file: Deno.FsFile;
-  #buf: Uint8Array;
+  #size: number;
+  #buf: Uint8Array | null = null;
   #used = 0;
   written = 0;
-  constructor(file: Deno.FsFile, bufferSize = 1 << 20) {
+  constructor(file: Deno.FsFile, bufferSize = 64 << 10) {
     this.#file = file;
-    this.#buf = new Uint8Array(bufferSize);
+    this.#size = bufferSize;
   }
   async write(chunk: Uint8Array): Promise<void> {
     this.written += chunk.length;
-    if (this.#used + chunk.length > this.#buf.length) await this.flush();
-    if (chunk.length >= this.#buf.length) {
+    if (chunk.length >= this.#size / 4) {
+      await this.flush();
       await writeAll(this.#file, chunk);
       return;
     }
+    if (this.#used + chunk.length > this.#size) await this.flush();
+    this.#buf ??= new Uint8Array(this.#size);
     this.#buf.set(chunk, this.#used);
     this.#used += chunk.length;
   }
   async flush(): Promise<void> {
     if (this.#used === 0) return;
-    await writeAll(this.#file, this.#buf.subarray(0, this.#used));
+    await writeAll(this.#file, this.#buf!.subarray(0, this.#used));
     this.#used = 0;
   }
 }
