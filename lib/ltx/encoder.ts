@@ -48,6 +48,8 @@ export class LtxEncoder {
   #batch: Uint8Array;
   #batchView: DataView;
   #batchLength = 0;
+  /** The sink's last call, settled before the next (see #flush). */
+  #sinkDone: Promise<void> = Promise.resolve();
   #index = new Uint8Array(1024);
   #indexLength = 0;
   #offset = 0;
@@ -147,8 +149,10 @@ export class LtxEncoder {
       await this.#flush(false);
     } else {
       await this.#flush(false);
-      await this.#sink(tail);
+      await this.#sinkDone;
+      this.#sinkDone = Promise.resolve(this.#sink(tail));
     }
+    await this.#sinkDone;
     return { size: this.#offset, trailer };
   }
 
@@ -161,7 +165,11 @@ export class LtxEncoder {
     this.#offset = bytes.length;
   }
 
-  /** Hands the batch to the sink and, unless it is the last, starts a fresh one (the sink may keep chunks). */
+  /**
+   * Hands the batch to the sink and, unless it is the last, starts a fresh one (the sink may keep
+   * chunks). The sink's promise is awaited only before its next call or at the end, so its I/O overlaps
+   * compressing the next batch; it is never called again before its previous call settled.
+   */
   async #flush(more = true): Promise<void> {
     if (this.#batchLength === 0) return;
     const chunk = this.#batch.subarray(0, this.#batchLength);
@@ -170,7 +178,11 @@ export class LtxEncoder {
       this.#batchView = new DataView(this.#batch.buffer);
     }
     this.#batchLength = 0;
-    await this.#sink(chunk);
+    await this.#sinkDone;
+    const done = Promise.resolve(this.#sink(chunk));
+    // Handled when awaited; until then a failure must not count as unhandled.
+    done.catch(() => {});
+    this.#sinkDone = done;
   }
 
   #checkPage(pgno: number, data: Uint8Array): void {

@@ -178,3 +178,42 @@ Deno.test("LtxEncoder batches frames, and needs a page's bytes only until encode
     Array.from({ length: commit }, (_, i) => pageOf(i + 1)),
   );
 });
+
+Deno.test("LtxEncoder never calls a slow sink again before its last call settled", async () => {
+  const header = makeHeader({ pageSize: 4096, commit: 400 });
+  const pages = Array.from(
+    { length: 400 },
+    (_, i): [number, Uint8Array] => [i + 1, randomBytes(4096, i + 1)],
+  );
+  let active = 0;
+  let maxActive = 0;
+  const chunks: Uint8Array[] = [];
+  const encoder = new LtxEncoder(async (chunk) => {
+    maxActive = Math.max(maxActive, ++active);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    chunks.push(chunk);
+    active--;
+  }, header);
+  for (const [pgno, data] of pages) await encoder.encodePage(pgno, data);
+  await encoder.finish();
+  assert.equal(maxActive, 1);
+  assert.equal(active, 0);
+  assert.deepEqual(concatBytes(chunks), await encodeLtx(header, pages));
+});
+
+Deno.test("LtxEncoder reports a sink failure from a later call, never as an unhandled rejection", async () => {
+  const header = makeHeader({ pageSize: 4096, commit: 400 });
+  let calls = 0;
+  const encoder = new LtxEncoder(async () => {
+    await Promise.resolve();
+    if (++calls === 1) throw new Error("disk full");
+  }, header);
+  let pgno = 1;
+  while (calls === 0) await encoder.encodePage(pgno, randomBytes(4096, pgno++));
+  // The caller pauses (or gives up) while the failed write is pending: no unhandled rejection.
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  await assert.rejects(async () => {
+    for (; pgno <= 400; pgno++) await encoder.encodePage(pgno, randomBytes(4096, pgno));
+    await encoder.finish();
+  }, /disk full/);
+});
