@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { UsageError } from "../util/errors.ts";
 import { parseIdentities, parseRecipients } from "./age_keys.ts";
 import { parseConfig, redactedConfig } from "./config.ts";
+import { loadYaml } from "./yaml_source.ts";
+
+await loadYaml();
 
 const IDENTITY = await generateIdentity();
 const RECIPIENT = await identityToRecipient(IDENTITY);

@@ -13,7 +13,7 @@ import { scrubError, secretsIn } from "./redact.ts";
 import { GLOBAL_REPLICA_KEYS, replicaOption, UNSUPPORTED_REPLICA_KEYS } from "./replica_config.ts";
 import type { ReplicaSpec } from "./replica_url.ts";
 import { readSchedule } from "./schedule_config.ts";
-import { configError, type ConfigMap, parseYaml } from "./yaml_source.ts";
+import { configError, type ConfigMap, loadYaml, parseYaml } from "./yaml_source.ts";
 
 export type { DatabaseConfig } from "./database_config.ts";
 export type { ReplicaConfig } from "./replica_config.ts";
@@ -105,6 +105,7 @@ export async function loadConfig(
       cause: err,
     });
   }
+  await loadYaml();
   return parseConfig(text, { ...options, env, path: file });
 }
 

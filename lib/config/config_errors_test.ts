@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../util/errors.ts";
 import { parseConfig } from "./config.ts";
+import { loadYaml } from "./yaml_source.ts";
+
+await loadYaml();
 
 const SECRET_ID = "AKIASECRETIDEXAMPLE";
 const SECRET_KEY = "topSecretValue/123+abc";

@@ -10,6 +10,9 @@ import {
   redactedConfig,
   type WalshipConfig,
 } from "./config.ts";
+import { loadYaml } from "./yaml_source.ts";
+
+await loadYaml();
 
 const ENV = { HOME: "/home/ops", BUCKET: "env-bucket", EMPTY: "" };
 

@@ -4,11 +4,20 @@
  * Litestream uses it: YAML 1.1 booleans (`yes`, `on`), text keys that accept any scalar as written, null
  * meaning "not set", aliases and `<<` merge keys.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, type Pair, parseDocument } from "yaml";
+import type { LineCounter, Node, Pair } from "yaml";
 import { UsageError } from "../util/errors.ts";
 import { parseDuration } from "../util/duration.ts";
 
-type Document = ReturnType<typeof parseDocument>;
+type Yaml = typeof import("yaml");
+type Document = ReturnType<Yaml["parseDocument"]>;
+
+/** The YAML library once loaded: it adds ~8 MiB resident at start-up, so only a config file loads it. */
+let yaml!: Yaml;
+
+/** Loads the YAML parser; `parseYaml` (and so `parseConfig`) needs it. */
+export async function loadYaml(): Promise<void> {
+  yaml ??= await import("yaml");
+}
 
 const TAG_WARNINGS = ["TAG_RESOLVE_FAILED", "BAD_COLLECTION_TYPE"];
 
@@ -19,8 +28,9 @@ export function configError(line: number, message: string, hint?: string): Usage
 
 /** Parses YAML text into its root value; syntax errors name the line (never the text, which may hold secrets). */
 export function parseYaml(text: string): ConfigValue {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { version: "1.1", lineCounter: lines, prettyErrors: false });
+  if (yaml === undefined) throw new Error("YAML parser not loaded: await loadYaml() first");
+  const lines = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { version: "1.1", lineCounter: lines, prettyErrors: false });
   // An unknown !tag is only a warning to the parser, but would silently turn a value into plain text.
   const first = doc.errors[0] ?? doc.warnings.find((w) => TAG_WARNINGS.includes(w.code));
   if (first) {
@@ -55,7 +65,7 @@ export class ConfigValue {
   constructor(node: unknown, source: Source, where: string, line: number) {
     let resolved = (node ?? null) as Node | null;
     // An alias reads as the node it points to, but keeps the line where it is used.
-    for (let depth = 0; resolved && isAlias(resolved); depth++) {
+    for (let depth = 0; resolved && yaml.isAlias(resolved); depth++) {
       const target = resolved.resolve(source.doc) as Node | undefined;
       if (!target || depth > 100) {
         throw configError(
@@ -74,11 +84,11 @@ export class ConfigValue {
 
   /** Absent, empty (`key:`) or `null`: the key counts as not set. */
   get isNull(): boolean {
-    return this.#node === null || (isScalar(this.#node) && this.#node.value === null);
+    return this.#node === null || (yaml.isScalar(this.#node) && this.#node.value === null);
   }
 
   map(): ConfigMap {
-    if (isMap(this.#node)) {
+    if (yaml.isMap(this.#node)) {
       return new ConfigMap(this.#node.items as Pair[], this.#source, this.where, this.line);
     }
     if (this.isNull) return new ConfigMap([], this.#source, this.where, this.line);
@@ -87,7 +97,7 @@ export class ConfigValue {
 
   list(): ConfigValue[] {
     if (this.isNull) return [];
-    if (!isSeq(this.#node)) throw this.#typeError('a list (items starting with "- ")');
+    if (!yaml.isSeq(this.#node)) throw this.#typeError('a list (items starting with "- ")');
     return this.#node.items.map((item, i) =>
       new ConfigValue(
         item,
@@ -100,25 +110,25 @@ export class ConfigValue {
 
   /** Any scalar as text, as written (`bucket: 2024` is "2024", `region: no` is "no"). */
   string(): string {
-    if (!isScalar(this.#node)) throw this.#typeError("text");
+    if (!yaml.isScalar(this.#node)) throw this.#typeError("text");
     const { value, source } = this.#node;
     return typeof value === "string" ? value : String(source ?? value);
   }
 
   bool(): boolean {
-    if (isScalar(this.#node) && typeof this.#node.value === "boolean") return this.#node.value;
+    if (yaml.isScalar(this.#node) && typeof this.#node.value === "boolean") return this.#node.value;
     throw this.#typeError("true or false");
   }
 
   int(): number {
-    const value = isScalar(this.#node) ? this.#node.value : undefined;
+    const value = yaml.isScalar(this.#node) ? this.#node.value : undefined;
     if (typeof value === "number" && Number.isSafeInteger(value)) return value;
     throw this.#typeError("a whole number");
   }
 
   /** A Go duration (`500ms`, `1h30m`) in milliseconds; a bare 0 means zero, as in yaml.v2. */
   duration(): number {
-    const value = isScalar(this.#node) ? this.#node.value : undefined;
+    const value = yaml.isScalar(this.#node) ? this.#node.value : undefined;
     if (value === 0) return 0;
     if (typeof value === "string") {
       try {
@@ -142,7 +152,7 @@ export class ConfigValue {
   /** The plain value for code that takes YAML options: text as written, booleans and numbers as such. */
   plain(): string | number | boolean | null {
     if (this.isNull) return null;
-    if (!isScalar(this.#node)) throw this.#typeError("a single value");
+    if (!yaml.isScalar(this.#node)) throw this.#typeError("a single value");
     const value = this.#node.value;
     return typeof value === "boolean" || typeof value === "number" ? value : this.string();
   }
@@ -154,10 +164,10 @@ export class ConfigValue {
 
   #shown(): string {
     const node = this.#node;
-    if (isMap(node)) return "a mapping";
-    if (isSeq(node)) return "a list";
+    if (yaml.isMap(node)) return "a mapping";
+    if (yaml.isSeq(node)) return "a list";
     if (this.isNull) return "nothing";
-    const value = isScalar(node) ? node.value : undefined;
+    const value = yaml.isScalar(node) ? node.value : undefined;
     if (typeof value === "number" || typeof value === "boolean") return String(value);
     // Text values are shown only when short and key-like, so a misplaced secret is never echoed.
     return typeof value === "string" && /^[\w .:+-]{1,24}$/.test(value) && !/\d{6}|[A-Z]{6}/.test(value)
@@ -183,7 +193,7 @@ export class ConfigMap {
     const merged: Pair[] = [];
     for (const pair of pairs) {
       const key = pair.key as Node | null;
-      if (isScalar(key) && typeof key.value === "symbol") {
+      if (yaml.isScalar(key) && typeof key.value === "symbol") {
         merged.push(...mergeSources(pair.value, source, where, nodeLine(source, key, line)));
         continue;
       }
@@ -238,7 +248,7 @@ export class ConfigMap {
 
 function keyText(pair: Pair): string {
   const key = pair.key as Node | null;
-  if (isScalar(key)) {
+  if (yaml.isScalar(key)) {
     return key.source !== undefined && typeof key.value !== "string" ? key.source : String(key.value);
   }
   return String(key);
@@ -247,17 +257,17 @@ function keyText(pair: Pair): string {
 /** The pairs a `<<` key brings in: from one mapping or a list of them, earlier ones first. */
 function mergeSources(value: unknown, source: Source, where: string, line: number): Pair[] {
   const node = resolveAlias(value, source);
-  const items: unknown[] = isSeq(node) ? node.items : [node];
+  const items: unknown[] = yaml.isSeq(node) ? node.items : [node];
   return items.flatMap((item) => {
     const map = resolveAlias(item, source);
-    if (isMap(map)) return map.items as Pair[];
+    if (yaml.isMap(map)) return map.items as Pair[];
     const place = where === "" ? "<<" : `${where}.<<`;
     throw configError(line, `${place} must merge mappings (written as *anchor)`);
   });
 }
 
 function resolveAlias(node: unknown, source: Source): unknown {
-  return isAlias(node) ? node.resolve(source.doc) : node;
+  return yaml.isAlias(node) ? node.resolve(source.doc) : node;
 }
 
 /** The allowed key within edit distance 2 of `key`, if any. */
