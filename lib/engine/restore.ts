@@ -72,6 +72,7 @@ export async function restoreToFile(
   let commit = 0;
   let writer: PageWriter | undefined;
   let pool: PageWritePool | undefined;
+  let poolFailed = false;
   try {
     using out = await Deno.open(tmp, { write: true, createNew: true });
     for (let i = 0; i < plan.length; i++) {
@@ -102,9 +103,13 @@ export async function restoreToFile(
       }
       commit = header.commit;
       if (writer!.written.length * 8 <= commit) writer!.written = grow(writer!.written, commit);
-      if (file.sizeBytes >= parallelMinBytes && workers > 0) {
+      if (file.sizeBytes >= parallelMinBytes && workers > 0 && !poolFailed) {
         await writer!.drain(); // older versions of these pages land before the workers write
-        pool ??= await PageWritePool.open(tmp, workers);
+        // Workers only make it faster: where they cannot start, the file is decoded inline.
+        pool ??= await PageWritePool.open(tmp, workers).catch(() => undefined);
+        poolFailed = pool === undefined;
+      }
+      if (pool && file.sizeBytes >= parallelMinBytes) {
         const lanes = pool;
         await decoder.forEachBatch((batch) => {
           writer!.noteBatch(batch);

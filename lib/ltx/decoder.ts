@@ -145,7 +145,11 @@ export class LtxDecoder {
         if (payload.length > batch.bytes.length) batch.bytes = new Uint8Array(payload.length);
       }
       batch.bytes.set(payload, used);
-      batch.frames.set([pgno, kind, used, payload.length], batch.count * 4);
+      const at = batch.count * 4;
+      batch.frames[at] = pgno;
+      batch.frames[at + 1] = kind;
+      batch.frames[at + 2] = used;
+      batch.frames[at + 3] = payload.length;
       batch.count++;
       used += payload.length;
       this.#countPage(pgno, frameStart);
