@@ -10,6 +10,7 @@ import { type Logger, silentLogger } from "../util/log.ts";
 import { Database, type LocalSnapshot } from "./database.ts";
 import { ReplicaMaintenance } from "./maintenance.ts";
 import { Replica } from "./replica.ts";
+import { snapshotFromL0 } from "./snapshot_from_l0.ts";
 import { DEFAULT_SCHEDULE, type MaintenanceSchedule } from "./schedule.ts";
 import { tryReplicateLock } from "./state_lock.ts";
 
@@ -64,7 +65,8 @@ export async function runSnapshotJob(
           // Re-uploading 1-<txid> would replace the old object and move its time forward.
           Object.assign(result, { unchanged: true, txid: newest.maxTxid, sizeBytes: newest.sizeBytes });
         } else {
-          snapshot ??= await db.snapshot();
+          // The first run in a fresh state directory has just written every page to an L0 file.
+          snapshot ??= (await snapshotFromL0(db, options.now)) ?? await db.snapshot();
           if (!snapshot) throw new WalshipError(`Database "${dbPath}" has no pages to snapshot`);
           await new Replica(db, store, { logger }).upload(snapshot);
           Object.assign(result, { txid: snapshot.maxTxid, sizeBytes: snapshot.sizeBytes });
