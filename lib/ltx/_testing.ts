@@ -61,10 +61,10 @@ export function streamOf(bytes: Uint8Array, chunkSize = bytes.length || 1): Read
   return ReadableStream.from(chunks);
 }
 
-/** Collects sink chunks. */
+/** Collects sink chunks (copies: an encoder lends its chunks only for the call). */
 export function collector(): { sink: (chunk: Uint8Array) => void; bytes: () => Uint8Array } {
   const chunks: Uint8Array[] = [];
-  return { sink: (chunk) => void chunks.push(chunk), bytes: () => concatBytes(chunks) };
+  return { sink: (chunk) => void chunks.push(chunk.slice()), bytes: () => concatBytes(chunks) };
 }
 
 /** Hex dump helper: "0a0b…" to bytes. */

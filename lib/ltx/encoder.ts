@@ -27,18 +27,23 @@ export interface LtxEncoderOptions {
   pageEncoding?: "block" | "frame";
 }
 
-type Sink = (chunk: Uint8Array) => Promise<void> | void;
+/**
+ * Receives the file in order. A chunk is lent: it stays valid until the sink returns or, when it returns
+ * a promise, until that promise settles; a sink that keeps bytes longer must copy them. The encoder
+ * never calls the sink again before its previous call settled.
+ */
+export type LtxSink = (chunk: Uint8Array) => Promise<void> | void;
 
 /** Frames are gathered into batches of about this size: one buffer and one sink call per batch, not per page. */
 const BATCH_BYTES = 256 * 1024;
 
 /**
  * Writes one LTX file to `sink`. Page frames are gathered into batches, so the sink sees a chunk per
- * batch (and the header, index and trailer) rather than per page; each chunk is a fresh buffer the
- * sink may keep.
+ * batch (and the header, index and trailer) rather than per page. Two batch buffers take turns: one is
+ * with the sink while the next fills, so writing overlaps compressing and nothing is allocated per batch.
  */
 export class LtxEncoder {
-  readonly #sink: Sink;
+  readonly #sink: LtxSink;
   readonly #header: LtxHeader;
   readonly #isFrame: boolean;
   readonly #lockPgno: number;
@@ -48,6 +53,8 @@ export class LtxEncoder {
   #batch: Uint8Array;
   #batchView: DataView;
   #batchLength = 0;
+  /** The other batch buffer, free once the sink's call that had it settled. */
+  #spare: Uint8Array | undefined;
   /** The sink's last call, settled before the next (see #flush). */
   #sinkDone: Promise<void> = Promise.resolve();
   #index = new Uint8Array(1024);
@@ -57,7 +64,7 @@ export class LtxEncoder {
   #pageCount = 0;
   #state: "header" | "pages" | "closed" = "header";
 
-  constructor(sink: Sink, header: LtxHeader, options: LtxEncoderOptions = {}) {
+  constructor(sink: LtxSink, header: LtxHeader, options: LtxEncoderOptions = {}) {
     const { pageEncoding = "block" } = options;
     encodeHeader(header);
     this.#sink = sink;
@@ -149,8 +156,7 @@ export class LtxEncoder {
       await this.#flush(false);
     } else {
       await this.#flush(false);
-      await this.#sinkDone;
-      this.#sinkDone = Promise.resolve(this.#sink(tail));
+      await this.#send(tail);
     }
     await this.#sinkDone;
     return { size: this.#offset, trailer };
@@ -166,18 +172,25 @@ export class LtxEncoder {
   }
 
   /**
-   * Hands the batch to the sink and, unless it is the last, starts a fresh one (the sink may keep
-   * chunks). The sink's promise is awaited only before its next call or at the end, so its I/O overlaps
-   * compressing the next batch; it is never called again before its previous call settled.
+   * Lends the batch to the sink and, unless it is the last, fills the other buffer next. The sink's
+   * promise is awaited only before its next call, so its I/O overlaps compressing the next batch; the
+   * buffer it had is refilled only after that.
    */
   async #flush(more = true): Promise<void> {
     if (this.#batchLength === 0) return;
     const chunk = this.#batch.subarray(0, this.#batchLength);
-    if (more) {
-      this.#batch = new Uint8Array(this.#batch.length);
-      this.#batchView = new DataView(this.#batch.buffer);
-    }
     this.#batchLength = 0;
+    await this.#send(chunk);
+    if (more) {
+      const next = this.#spare ?? new Uint8Array(this.#batch.length);
+      this.#spare = this.#batch;
+      this.#batch = next;
+      this.#batchView = new DataView(next.buffer);
+    }
+  }
+
+  /** Calls the sink once its previous call settled, without waiting for this one (see #flush). */
+  async #send(chunk: Uint8Array): Promise<void> {
     await this.#sinkDone;
     const done = Promise.resolve(this.#sink(chunk));
     // Handled when awaited; until then a failure must not count as unhandled.
@@ -225,7 +238,7 @@ export async function encodeLtx(
   options?: LtxEncoderOptions,
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  const encoder = new LtxEncoder((chunk) => void chunks.push(chunk), header, options);
+  const encoder = new LtxEncoder((chunk) => void chunks.push(chunk.slice()), header, options);
   for (const [pgno, data] of pages) await encoder.encodePage(pgno, data);
   await encoder.finish();
   return concatBytes(chunks);

@@ -21,6 +21,7 @@ import { kernelCrc, kernelDecompress, kernelOutput } from "../../lib/ltx/_kernel
 import { LtxDecoder } from "../../lib/ltx/decoder.ts";
 import { LtxEncoder } from "../../lib/ltx/encoder.ts";
 import { lockPgno, noChecksumHeader } from "../../lib/ltx/header.ts";
+import { writeAll } from "../../lib/util/fs.ts";
 
 const PACKAGES = {
   lz4js: "npm:lz4js@0.2.0",
@@ -327,7 +328,7 @@ async function benchRestore(mib: number): Promise<void> {
       using ltx = await Deno.open(ltxPath, { write: true, create: true });
       using db = await Deno.open(dbPath, { write: true, create: true });
       const header = noChecksumHeader({ pageSize, commit, minTxid: 1n, maxTxid: 1n, timestamp: Date.now() });
-      const enc = new LtxEncoder(async (chunk) => void await ltx.write(chunk), header);
+      const enc = new LtxEncoder((chunk) => writeAll(ltx, chunk), header);
       const pool = makePages(pageSize, 1024);
       for (let pgno = 1; pgno <= commit; pgno++) {
         const data = pgno === lockPgno(pageSize) ? new Uint8Array(pageSize) : pool[pgno % pool.length]!;
