@@ -142,9 +142,10 @@ const READ_CHUNK = 1 << 20;
 
 /**
  * Streams an open file in 1 MiB reads and closes it at the end or on cancel. Reads run on Deno's
- * blocking pool and the stream keeps two chunks ahead, so a reader decoding one chunk overlaps the
- * read of the next (FsFile.readable's 64 KiB reads cost far more ops). Replica files carry no SQLite
- * locks, so async ops on them are safe (see lib/engine/database_file.ts for the file where they are not).
+ * blocking pool and the stream keeps one chunk ahead (no more: a merge holds many inputs open), so a
+ * reader decoding one chunk overlaps the read of the next (FsFile.readable's 64 KiB reads cost far
+ * more ops). Replica files carry no SQLite locks, so async ops on them are safe (see
+ * lib/engine/database_file.ts for the file where they are not).
  */
 function fileChunks(handle: Deno.FsFile): ReadableStream<Uint8Array> {
   let closed = false;
@@ -171,7 +172,7 @@ function fileChunks(handle: Deno.FsFile): ReadableStream<Uint8Array> {
     cancel() {
       close();
     },
-  }, { highWaterMark: 2 });
+  });
 }
 
 function statOrNull(path: string): Deno.FileInfo | null {
