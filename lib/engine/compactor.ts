@@ -19,6 +19,11 @@ export interface CompactOptions {
   scratchDir: string;
   /** Inputs merged into one output at most: bounds open streams and buffers. @default 32 */
   maxInputs?: number;
+  /**
+   * Awaited before each chunk of merged output: the merge shares the thread with the WAL copy and
+   * shipping, and waits while they have work that a commit's lag depends on.
+   */
+  yieldTo?: () => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -71,7 +76,11 @@ export async function compactRun(
     {
       using out = await Deno.open(scratch, { write: true, createNew: true });
       const writer = new BufferedFileWriter(out);
-      ({ header } = await compactLtx(inputs, (chunk) => writer.write(chunk)));
+      const yieldTo = options.yieldTo;
+      ({ header } = await compactLtx(inputs, async (chunk) => {
+        if (yieldTo) await yieldTo();
+        await writer.write(chunk);
+      }));
       await writer.flush();
     }
     const sizeBytes = (await Deno.stat(scratch)).size;

@@ -18,6 +18,7 @@ export interface MaintenanceOptions {
   /** Where merged files wait for upload. */
   scratchDir: string;
   openLocal?: CompactOptions["openLocal"];
+  yieldTo?: CompactOptions["yieldTo"];
   /** Local copies of compacted files, used when the replica's listing shows it stores them encrypted. */
   mirror?: LocalMirror;
   now?: () => number;
@@ -107,6 +108,7 @@ export class ReplicaMaintenance {
     const written = await compactInto(target, src, dstMax, level, {
       scratchDir: this.#o.scratchDir,
       openLocal: level === 1 ? this.#o.openLocal : mirror && ((file) => mirror.openCopy(file)),
+      yieldTo: this.#o.yieldTo,
       signal,
     });
     for (const file of written) {

@@ -71,6 +71,8 @@ export class Replicator {
   #snapshotBoundary: number | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> | null = null;
+  /** Settles when the cycle under way has copied the WAL and its shipments have landed. */
+  #urgent: Promise<void> | null = null;
   #stopping = false;
   #dbFailures = 0;
   #dbNextAttemptAt = 0;
@@ -94,6 +96,7 @@ export class Replicator {
         schedule: this.#o.schedule,
         scratchDir: db.scratchDir,
         openLocal: (file) => db.local.openCopy(file),
+        yieldTo: () => this.#urgent ?? Promise.resolve(),
         mirror: LocalMirror.of(db.local.root, replica.store),
         now: this.#now,
         logger: this.#logger.with({ replica: replica.name }),
@@ -227,6 +230,31 @@ export class Replicator {
   }
 
   async #cycle(): Promise<void> {
+    const urgent = Promise.withResolvers<void>();
+    this.#urgent = urgent.promise;
+    try {
+      await this.#copyAndShip();
+    } finally {
+      this.#urgent = null;
+      urgent.resolve();
+    }
+    await this.db.checkpointIfNeeded().catch((err) =>
+      this.#logger.warn("checkpoint failed", { error: errorMessage(err) })
+    );
+    // Compaction and snapshots run beside the loop, so a long merge never delays shipping.
+    if (!this.#maintaining && !this.#stopping) {
+      this.#maintaining = this.#maintain(this.#maintenanceAbort.signal).finally(() => {
+        this.#maintaining = null;
+      });
+    }
+  }
+
+  /**
+   * The part of a cycle a commit's lag depends on: the WAL copy, the shipments it starts (waited for up
+   * to half an interval) and local pruning. Compaction waits meanwhile (yieldTo), and the checkpoint
+   * runs after it: each holds the thread while it works, stalling the shipments' I/O.
+   */
+  async #copyAndShip(): Promise<void> {
     const now = Date.now();
     if (now >= this.#dbNextAttemptAt) {
       try {
@@ -247,18 +275,7 @@ export class Replicator {
     await this.#pruneLocal().catch((err) =>
       this.#logger.warn("local cleanup failed", { error: errorMessage(err) })
     );
-    // A checkpoint holds this thread while SQLite copies pages (tens of ms per 1000 pages), stalling
-    // the shipments' I/O: let them land first, so it never sits between a commit and its replicas.
     await settleWithin(this.#shipments(), this.#o.monitorIntervalMs / 2);
-    await this.db.checkpointIfNeeded().catch((err) =>
-      this.#logger.warn("checkpoint failed", { error: errorMessage(err) })
-    );
-    // Compaction and snapshots run beside the loop, so a long merge never delays shipping.
-    if (!this.#maintaining && !this.#stopping) {
-      this.#maintaining = this.#maintain(this.#maintenanceAbort.signal).finally(() => {
-        this.#maintaining = null;
-      });
-    }
   }
 
   async #ship(state: ReplicaState): Promise<void> {
