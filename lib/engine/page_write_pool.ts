@@ -8,6 +8,9 @@ import { type BatchResult, decodeBatch, type PageBatch } from "../ltx/page_batch
 import type { PageWriteReply, PageWriteRequest } from "./page_write_worker.ts";
 import { SyncRunWriter } from "./sync_run_writer.ts";
 
+/** Spare batch buffers kept at most: as many as batches can be out at once, and one being filled. */
+const MAX_SPARE = 16;
+
 interface Waiting {
   resolve(result: BatchResult): void;
   reject(err: Error): void;
@@ -21,6 +24,8 @@ export class PageWritePool {
   #nextLane = 0;
   #failure: Error | undefined;
   #local: Deno.FsFile | undefined;
+  /** Batch buffers back from the lanes, for the decoder's next batches. */
+  readonly #spare: ArrayBuffer[] = [];
   #localWriter: SyncRunWriter | undefined;
 
   private constructor(count: number) {
@@ -53,6 +58,12 @@ export class PageWritePool {
     return pool;
   }
 
+  /** A buffer for a batch's bytes: one a lane gave back when it is large enough. */
+  allocate(size: number): Uint8Array {
+    const spare = this.#spare.pop();
+    return spare && spare.byteLength >= size ? new Uint8Array(spare, 0, size) : new Uint8Array(size);
+  }
+
   /** Decodes and writes one batch on the next lane; a worker gets the batch's bytes transferred. */
   decode(batch: PageBatch): Promise<BatchResult> {
     if (this.#failure) return Promise.reject(this.#failure);
@@ -76,6 +87,7 @@ export class PageWritePool {
     const writer = this.#localWriter;
     const result = decodeBatch(batch, (pgno, data) => writer.put(pgno, data));
     writer.flush();
+    this.#recycle(batch.bytes.buffer as ArrayBuffer);
     return result;
   }
 
@@ -100,6 +112,10 @@ export class PageWritePool {
     this.#fail(new Error("restore workers stopped"));
   }
 
+  #recycle(buffer: ArrayBuffer): void {
+    if (this.#spare.length < MAX_SPARE) this.#spare.push(buffer);
+  }
+
   #closeLocal(): void {
     this.#local?.close();
     this.#local = this.#localWriter = undefined;
@@ -118,6 +134,7 @@ export class PageWritePool {
       case "batch": {
         const waiting = this.#waiting.get(reply.id);
         this.#waiting.delete(reply.id);
+        this.#recycle(reply.spent);
         waiting?.resolve(
           "crcs" in reply ? { crcs: reply.crcs } : { badFrame: reply.badFrame, reason: reply.reason },
         );

@@ -15,8 +15,8 @@ export type PageWriteRequest =
 
 export type PageWriteReply =
   | { type: "opened" }
-  | { type: "batch"; id: number; crcs: Uint32Array }
-  | { type: "batch"; id: number; badFrame: number; reason: string }
+  | { type: "batch"; id: number; crcs: Uint32Array; spent: ArrayBuffer }
+  | { type: "batch"; id: number; badFrame: number; reason: string; spent: ArrayBuffer }
   | { type: "failed"; id?: number; message: string }
   | { type: "closed" };
 
@@ -39,12 +39,15 @@ self.onmessage = (event: MessageEvent<PageWriteRequest>) => {
         const runs = writer;
         const result = decodeBatch(request.batch, (pgno, data) => runs.put(pgno, data));
         runs.flush();
+        // The batch's buffer goes back to the pool for the next batch: no garbage per megabyte.
+        const spent = request.batch.bytes.buffer as ArrayBuffer;
         if ("crcs" in result) {
-          return reply({ type: "batch", id: request.id, crcs: result.crcs }, [
+          return reply({ type: "batch", id: request.id, crcs: result.crcs, spent }, [
             result.crcs.buffer as ArrayBuffer,
+            spent,
           ]);
         }
-        return reply({ type: "batch", id: request.id, ...result });
+        return reply({ type: "batch", id: request.id, ...result, spent }, [spent]);
       }
       case "close":
         out?.close();

@@ -114,7 +114,7 @@ export async function restoreToFile(
         await decoder.forEachBatch((batch) => {
           writer!.noteBatch(batch);
           return lanes.decode(batch);
-        }, { inFlight: 2 * (workers + 1) });
+        }, { inFlight: 2 * (workers + 1), allocate: (size) => lanes.allocate(size) });
       } else {
         await decoder.forEachPage((pgno, data) => writer!.put(pgno, data));
       }

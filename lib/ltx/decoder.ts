@@ -120,29 +120,39 @@ export class LtxDecoder {
    * `batchBytes` to `decode` (which may run elsewhere, such as in a Worker), with up to `inFlight`
    * batches out at once. Frames are checked here as readPage() checks them; the page CRCs `decode`
    * returns are folded into the file and database checksums in file order, so finish() verifies
-   * everything as usual. A batch's `bytes` belong to `decode` (it may transfer them); its `frames`
-   * must stay readable until the result settles.
+   * everything as usual. A batch's `bytes` come from `allocate` and belong to `decode` (it may transfer
+   * them); its `frames` must stay readable until the result settles.
    */
   async forEachBatch(
     decode: (batch: PageBatch) => Promise<BatchResult>,
-    { batchBytes = 1 << 20, inFlight = 4 }: { batchBytes?: number; inFlight?: number } = {},
+    { batchBytes = 1 << 20, inFlight = 4, allocate = (size: number) => new Uint8Array(size) }: {
+      batchBytes?: number;
+      inFlight?: number;
+      allocate?: (size: number) => Uint8Array;
+    } = {},
   ): Promise<void> {
     if (this.#state === "header") await this.readHeader();
     const pageSize = this.#header!.pageSize;
     const out: { batch: PageBatch; result: Promise<BatchResult> }[] = [];
-    let batch = newBatch(pageSize, batchBytes);
+    const newBatch = (): PageBatch => ({
+      pageSize,
+      frames: new Uint32Array(MAX_BATCH_FRAMES * 4),
+      count: 0,
+      bytes: allocate(batchBytes),
+    });
+    let batch = newBatch();
     let used = 0;
     const send = () => {
       const result = decode({ ...batch, bytes: batch.bytes.subarray(0, used) });
       result.catch(() => {}); // folded in order below, or abandoned with the decoder's own error
       out.push({ batch, result });
-      batch = newBatch(pageSize, batchBytes);
+      batch = newBatch();
       used = 0;
     };
     const add = (pgno: number, kind: number, payload: Uint8Array, frameStart: number) => {
       if (batch.count === MAX_BATCH_FRAMES || used + payload.length > batch.bytes.length) {
         if (batch.count > 0) send();
-        if (payload.length > batch.bytes.length) batch.bytes = new Uint8Array(payload.length);
+        if (payload.length > batch.bytes.length) batch.bytes = allocate(payload.length);
       }
       batch.bytes.set(payload, used);
       const at = batch.count * 4;
@@ -432,10 +442,6 @@ export class LtxDecoder {
 const MAX_BATCH_FRAMES = 2048;
 /** The page header that ends the page frames (pgno 0, flags 0). */
 const END_MARKER = new Uint8Array(LTX_PAGE_HEADER_SIZE);
-
-function newBatch(pageSize: number, bytes: number): PageBatch {
-  return { pageSize, frames: new Uint32Array(MAX_BATCH_FRAMES * 4), count: 0, bytes: new Uint8Array(bytes) };
-}
 
 /** Decodes and verifies a whole in-memory LTX file. */
 export async function decodeLtx(
