@@ -44,6 +44,7 @@ export async function runSnapshotJob(
   const results: ReplicaSnapshotResult[] = [];
   let snapshot: LocalSnapshot | null = null;
   try {
+    await startAboveReplicas(db, stores, logger);
     await db.sync();
     if (db.txid === 0n) {
       throw new WalshipError(`Database "${dbPath}" is empty: nothing to snapshot`, {
@@ -96,6 +97,32 @@ export async function runSnapshotJob(
   }
   logger.debug("snapshot job done", { db: dbPath, txid: formatTxid(db.txid) });
   return results;
+}
+
+/**
+ * A replica ahead of the local state (its state directory was removed, or another host wrote there)
+ * would make this run's TXID look old, and a changed database "unchanged". As `replicate` does, the next
+ * L0 file is then a snapshot above the replica's newest TXID. Skipped beside a running `replicate`,
+ * which tracks its replicas itself; a replica that cannot be read reports its error when uploading.
+ */
+async function startAboveReplicas(db: Database, stores: ReplicaStore[], logger: Logger): Promise<void> {
+  const lock = await tryReplicateLock(db.local.root);
+  if (!lock) return;
+  try {
+    let max = 0n;
+    for (const store of stores) {
+      const position = await new Replica(db, store, { logger }).readPosition().catch(() => 0n);
+      if (position > max) max = position;
+    }
+    if (max > db.txid) {
+      logger.warn("replica is ahead of the local state; this snapshot starts above it", {
+        replicaTxid: formatTxid(max),
+      });
+      db.ensureTxidAbove(max);
+    }
+  } finally {
+    lock.release();
+  }
 }
 
 /**
