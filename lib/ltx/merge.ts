@@ -6,7 +6,7 @@
 
 import { CorruptionError, WalshipError } from "../util/errors.ts";
 import { LtxDecoder, type LtxPage } from "./decoder.ts";
-import { LtxEncoder, type LtxEncoderOptions } from "./encoder.ts";
+import { LtxEncoder, type LtxEncoderOptions, type LtxSink } from "./encoder.ts";
 import { type LtxHeader, noChecksumHeader } from "./header.ts";
 import { formatTxid } from "./txid.ts";
 
@@ -130,11 +130,12 @@ async function advance(decoders: LtxDecoder[], heap: Head[], input: number): Pro
 
 /**
  * Compacts `inputs` (in TXID order) into one LTX file written to `sink`; every input is fully
- * verified. Each stream is consumed or cancelled.
+ * verified. Each stream is consumed or cancelled. Chunks are lent to the sink as LtxEncoder lends them
+ * (valid until the sink's call settles): a sink that keeps bytes must copy them.
  */
 export async function compactLtx(
   inputs: { stream: ReadableStream<Uint8Array>; name: string }[],
-  sink: (chunk: Uint8Array) => Promise<void> | void,
+  sink: LtxSink,
   options?: LtxEncoderOptions,
 ): Promise<{ header: LtxHeader; size: number }> {
   const decoders = inputs.map(({ stream, name }) => new LtxDecoder(stream, { name }));
