@@ -17,7 +17,7 @@ import { restoreToFile } from "../lib/engine/restore.ts";
 import { listAllLevels, planFromListings } from "../lib/engine/restore_plan.ts";
 import type { MaintenanceSchedule } from "../lib/engine/schedule.ts";
 import { LtxDecoder } from "../lib/ltx/decoder.ts";
-import { withEncryption } from "../lib/storage/encrypted.ts";
+import { withEncryption } from "../lib/storage/encryption.ts";
 import { FileStore } from "../lib/storage/file.ts";
 import type { ReplicaStore } from "../lib/storage/store.ts";
 import { bytesStream } from "../lib/util/streams.ts";

@@ -4,7 +4,13 @@
  * `age:` applies and the flags add to it (the environment does not: the config says which replicas are
  * encrypted, and one secret in the environment must not make a plaintext replica unreadable).
  */
-import { type AgeKeys, parseIdentities, passphraseFromFile, readKeyFileSync } from "../config/age_keys.ts";
+import {
+  type AgeKeys,
+  loadAge,
+  parseIdentities,
+  passphraseFromFile,
+  readKeyFileSync,
+} from "../config/age_keys.ts";
 import type { ReplicaSpec } from "../config/replica_url.ts";
 
 export const AGE_FLAGS = {
@@ -30,19 +36,19 @@ export interface AgeFlagValues {
 export type SpecSource = "url" | "config";
 
 /** `spec` with the keys of the flags (and, for a URL, of the environment) added. */
-export function withAgeFlags(
+export async function withAgeFlags(
   spec: ReplicaSpec,
   flags: AgeFlagValues,
   source: SpecSource,
   env: (name: string) => string | undefined = (name) => Deno.env.get(name),
-): ReplicaSpec {
+): Promise<ReplicaSpec> {
   const given = source === "url"
-    ? keysFrom(
+    ? await keysFrom(
       flags["age-identity-file"] ?? env("WALSHIP_AGE_IDENTITY_FILE"),
       flags["age-passphrase-file"] ?? env("WALSHIP_AGE_PASSPHRASE_FILE"),
       env("WALSHIP_PASSPHRASE"),
     )
-    : keysFrom(flags["age-identity-file"], flags["age-passphrase-file"], undefined);
+    : await keysFrom(flags["age-identity-file"], flags["age-passphrase-file"], undefined);
   if (!given) return spec;
   const age: AgeKeys = {
     recipients: spec.age?.recipients ?? [],
@@ -53,13 +59,14 @@ export function withAgeFlags(
   return { ...spec, age };
 }
 
-function keysFrom(
+async function keysFrom(
   identityFile: string | undefined,
   passphraseFile: string | undefined,
   passphrase: string | undefined,
-): AgeKeys | undefined {
+): Promise<AgeKeys | undefined> {
   const keys: AgeKeys = { recipients: [], identities: [] };
   if (identityFile) {
+    await loadAge();
     keys.identities = parseIdentities(
       readKeyFileSync(identityFile, "identity file"),
       `age identity file "${identityFile}"`,

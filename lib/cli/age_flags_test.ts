@@ -17,14 +17,14 @@ Deno.test("withAgeFlags(): flags, then env, for a URL; config keys plus flags (n
   const getEnv = (name: string) => env[name];
   const url: ReplicaSpec = { type: "file", path: "/r" };
 
-  assert.deepEqual(withAgeFlags(url, {}, "url", () => undefined), url);
-  assert.deepEqual(withAgeFlags(url, {}, "url", getEnv).age, {
+  assert.deepEqual(await withAgeFlags(url, {}, "url", () => undefined), url);
+  assert.deepEqual((await withAgeFlags(url, {}, "url", getEnv)).age, {
     recipients: [],
     identities: [IDENTITY],
     passphrase: "from env",
   });
   assert.equal(
-    withAgeFlags(url, { "age-passphrase-file": passFile }, "url", getEnv).age?.passphrase,
+    (await withAgeFlags(url, { "age-passphrase-file": passFile }, "url", getEnv)).age?.passphrase,
     "from file",
   );
 
@@ -33,13 +33,13 @@ Deno.test("withAgeFlags(): flags, then env, for a URL; config keys plus flags (n
     path: "/r",
     age: { recipients: [RECIPIENT], identities: [] },
   };
-  assert.deepEqual(withAgeFlags(configured, {}, "config", getEnv), configured);
-  assert.deepEqual(withAgeFlags({ type: "file", path: "/p" }, {}, "config", getEnv).age, undefined);
-  assert.deepEqual(withAgeFlags(configured, { "age-identity-file": keyFile }, "config", getEnv).age, {
+  assert.deepEqual(await withAgeFlags(configured, {}, "config", getEnv), configured);
+  assert.deepEqual((await withAgeFlags({ type: "file", path: "/p" }, {}, "config", getEnv)).age, undefined);
+  assert.deepEqual((await withAgeFlags(configured, { "age-identity-file": keyFile }, "config", getEnv)).age, {
     recipients: [RECIPIENT],
     identities: [IDENTITY],
   });
-  assert.throws(
+  await assert.rejects(
     () => withAgeFlags(url, { "age-identity-file": join(dir, "missing") }, "url", getEnv),
     /age identity file ".*missing": not found/,
   );

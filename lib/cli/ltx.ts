@@ -40,7 +40,7 @@ ${formatFlags(FLAGS)}`,
     }
     const source = positionals[0]!;
     const store = openReplicaStore(
-      isReplicaUrl(source) ? withAgeFlags(parseReplicaUrl(source), flags, "url") : withAgeFlags(
+      isReplicaUrl(source) ? await withAgeFlags(parseReplicaUrl(source), flags, "url") : await withAgeFlags(
         pickReplica(configuredDatabase(await configFromFlags(flags), source), flags.replica).spec,
         flags,
         "config",

@@ -66,14 +66,14 @@ ${formatFlags(FLAGS)}`,
       if (flags.replica !== undefined) {
         throw new UsageError("-replica works only with DB_PATH and a config file");
       }
-      store = openReplicaStore(withAgeFlags(parseReplicaUrl(source), flags, "url"), storeOptions);
+      store = openReplicaStore(await withAgeFlags(parseReplicaUrl(source), flags, "url"), storeOptions);
       if (!out && !flags["dry-run"]) {
         throw new UsageError("restore from a URL needs -o PATH for the output database");
       }
     } else {
       const db = configuredDatabase(await configFromFlags(flags), source);
       store = openReplicaStore(
-        withAgeFlags(pickReplica(db, flags.replica).spec, flags, "config"),
+        await withAgeFlags(pickReplica(db, flags.replica).spec, flags, "config"),
         storeOptions,
       );
       out ||= db.path;

@@ -117,7 +117,9 @@ async function snapshotJobs(
         hint: "walship snapshot /data/app.db file:///backups/app",
       });
     }
-    const stores = urls.map((u) => openReplicaStore(withAgeFlags(parseReplicaUrl(u), flags, "url")));
+    const stores = await Promise.all(
+      urls.map(async (u) => openReplicaStore(await withAgeFlags(parseReplicaUrl(u), flags, "url"))),
+    );
     return [{ path: dbPath, stores, options: {} }];
   }
   const config = await configFromFlags(flags);
@@ -132,9 +134,11 @@ async function snapshotJobs(
       return resolveDatabase(db, db.path);
     });
   if (databases.length === 0) throw new UsageError(`No databases in the config file ${config.path}`);
-  return databases.map((db) => ({
+  return await Promise.all(databases.map(async (db) => ({
     path: db.path,
-    stores: db.replicas.map((r) => openReplicaStore(withAgeFlags(r.spec, flags, "config"))),
+    stores: await Promise.all(
+      db.replicas.map(async (r) => openReplicaStore(await withAgeFlags(r.spec, flags, "config"))),
+    ),
     options: { schedule: config.schedule, metaPath: db.metaPath },
-  }));
+  })));
 }

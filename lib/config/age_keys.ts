@@ -3,8 +3,23 @@
  * writes them, and walship's passphrase. Only shapes are checked here; the keys themselves are parsed
  * by lib/storage/encrypted.ts. No message ever quotes a key or a passphrase.
  */
-import { Decrypter, Encrypter } from "age-encryption";
 import { UsageError } from "../util/errors.ts";
+
+type Typage = typeof import("age-encryption");
+let typage: Typage | undefined;
+
+/**
+ * Loads age (typage) for the key checks below. It takes ~20 MiB resident, so it is loaded only where
+ * age keys are given: by loadConfig when the file mentions age, and by the age flags.
+ */
+export async function loadAge(): Promise<void> {
+  typage ??= await import("age-encryption");
+}
+
+function age(): Typage {
+  if (!typage) throw new Error("age keys checked before loadAge()");
+  return typage;
+}
 
 export interface AgeKeys {
   /** Public keys (`age1…`) every uploaded object is encrypted to. */
@@ -45,7 +60,7 @@ export function parseRecipients(text: string, where: string): string[] {
 /** Throws unless `text` is an identity typage accepts (X25519 or post-quantum hybrid). */
 export function checkIdentity(text: string, where: string): void {
   try {
-    new Decrypter().addIdentity(text);
+    new (age().Decrypter)().addIdentity(text);
     return;
   } catch {
     // typage's message may quote the key: replaced below.
@@ -60,7 +75,7 @@ export function checkIdentity(text: string, where: string): void {
 /** Throws unless `text` is a recipient typage accepts (`age1…`, `age1pq1…`, `age1tag1…`). */
 export function checkRecipient(text: string, where: string): void {
   try {
-    new Encrypter().addRecipient(text);
+    new (age().Encrypter)().addRecipient(text);
     return;
   } catch {
     // Rethrown below in our words.

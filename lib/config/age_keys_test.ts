@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { join } from "node:path";
 import { UsageError } from "../util/errors.ts";
-import { parseIdentities, parseRecipients } from "./age_keys.ts";
+import { loadAge, parseIdentities, parseRecipients } from "./age_keys.ts";
 import { parseConfig, redactedConfig } from "./config.ts";
 import { loadYaml } from "./yaml_source.ts";
 
 await loadYaml();
+await loadAge(); // loadConfig does this for a file that mentions age; parseConfig expects it done
 
 const IDENTITY = await generateIdentity();
 const RECIPIENT = await identityToRecipient(IDENTITY);

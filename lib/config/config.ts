@@ -3,6 +3,7 @@
  * loading, `$VAR` expansion and validation into a WalshipConfig. Every error names the line and the key.
  */
 import type { MaintenanceSchedule } from "../engine/schedule.ts";
+import { loadAge } from "./age_keys.ts";
 import { UsageError } from "../util/errors.ts";
 import { type LogLevel, parseLogLevel } from "../util/log.ts";
 import { type DatabaseConfig, type DatabaseEntry, readDatabase } from "./database_config.ts";
@@ -106,6 +107,8 @@ export async function loadConfig(
     });
   }
   await loadYaml();
+  // Only a file that mentions age can hold age keys (a key name never comes from a variable).
+  if (/\bage\b/.test(text)) await loadAge();
   return parseConfig(text, { ...options, env, path: file });
 }
 

@@ -16,73 +16,18 @@
  * first byte and drop the plaintext before the offset: simple, and correct whatever chunk it was in.
  */
 import { Decrypter, Encrypter, identityToRecipient } from "age-encryption";
-import { concatBytes } from "../util/bytes.ts";
 import { type AgeKeys, canDecrypt } from "../config/age_keys.ts";
-import { formatTxid } from "../ltx/txid.ts";
 import { CorruptionError, StorageError, WalshipError } from "../util/errors.ts";
 import { openLazily } from "../util/streams.ts";
+import { AGE_MAGIC, fileName, LTX_MAGIC, peek, startsWith } from "./encryption.ts";
 import { ScryptIdentity, ScryptRecipient } from "./age_scrypt.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
 
-const AGE_MAGIC = new TextEncoder().encode("age-encryption.org/v1\n");
-const LTX_MAGIC = new TextEncoder().encode("LTX1");
 const CHUNK_BYTES = 64 * 1024;
 const TAG_BYTES = 16;
 
-const KEY_HINT = "pass -age-identity-file or -age-passphrase-file, or set age: on the replica in the config";
-
-/**
- * Wraps `store` so objects are age-encrypted on write and decrypted on read. Without `keys`, objects
- * pass through as they are, but an encrypted one is refused with a clear error.
- */
-export function withEncryption(store: ReplicaStore, keys?: AgeKeys): ReplicaStore {
-  return keys ? new EncryptedStore(store, keys) : new PlaintextStore(store);
-}
-
-function fileName(store: ReplicaStore, file: LtxFileRef): string {
-  return `${store.describe()} L${file.level} ${formatTxid(file.minTxid)}-${formatTxid(file.maxTxid)}`;
-}
-
-/** The passthrough for replicas without keys: only checks that what it reads is not age ciphertext. */
-class PlaintextStore implements ReplicaStore {
-  #inner: ReplicaStore;
-  constructor(inner: ReplicaStore) {
-    this.#inner = inner;
-  }
-  describe(): string {
-    return this.#inner.describe();
-  }
-  list(level: number, signal?: AbortSignal): Promise<LtxFileInfo[]> {
-    return this.#inner.list(level, signal);
-  }
-  write(
-    file: LtxFileRef & { createdAt: number },
-    body: WriteBody,
-    signal?: AbortSignal,
-  ): Promise<LtxFileInfo> {
-    return this.#inner.write(file, body, signal);
-  }
-  remove(files: readonly LtxFileRef[], signal?: AbortSignal): Promise<void> {
-    return this.#inner.remove(files, signal);
-  }
-  async open(file: LtxFileRef, range?: ByteRange, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-    const stream = await this.#inner.open(file, range, signal);
-    if (range?.offset) return stream;
-    const { head, rest } = await peek(stream, AGE_MAGIC.length);
-    if (startsWith(head, AGE_MAGIC)) {
-      await rest.cancel();
-      throw new WalshipError(
-        `Cannot read ${fileName(this.#inner, file)}: the replica is encrypted with age`,
-        {
-          hint: KEY_HINT,
-        },
-      );
-    }
-    return rest;
-  }
-}
-
-class EncryptedStore implements ReplicaStore {
+/** The age-encrypting store; lib/storage/encryption.ts loads this module (and typage) on first use. */
+export class EncryptedStore implements ReplicaStore {
   #inner: ReplicaStore;
   #keys: AgeKeys;
   #encrypter: Promise<Encrypter> | null = null;
@@ -239,49 +184,6 @@ export function plaintextBytes(payload: number): number | null {
 
 function isObject(value: unknown): value is object {
   return typeof value === "object" && value !== null;
-}
-
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  return bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
-}
-
-/** Reads at least `n` bytes (fewer at the end), and a stream that still yields everything. */
-async function peek(
-  stream: ReadableStream<Uint8Array>,
-  n: number,
-): Promise<{ head: Uint8Array; rest: ReadableStream<Uint8Array> }> {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let done = false;
-  try {
-    while (size < n) {
-      const next = await reader.read();
-      if (next.done) {
-        done = true;
-        break;
-      }
-      chunks.push(next.value);
-      size += next.value.length;
-    }
-  } catch (err) {
-    reader.releaseLock();
-    throw err;
-  }
-  const head = chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
-  const rest = new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (head.length > 0) controller.enqueue(head);
-      if (done) controller.close();
-    },
-    async pull(controller) {
-      const next = await reader.read();
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
-  return { head, rest };
 }
 
 /** The same stream, with every error it raises recorded in `errors`, to tell store faults from crypto ones. */

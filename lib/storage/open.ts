@@ -5,7 +5,7 @@ import { FileStore } from "./file.ts";
 import { S3Store } from "./s3.ts";
 import { type RetryOptions, withRetries } from "./retry.ts";
 import type { ReplicaStore } from "./store.ts";
-import { withEncryption } from "./encrypted.ts";
+import { withEncryption } from "./encryption.ts";
 
 /**
  * The adapter for `spec`, wrapped in the decorators every store gets. Encryption (or, without

@@ -17,7 +17,7 @@ import { Replicator } from "../../lib/engine/replicator.ts";
 import { restoreToFile } from "../../lib/engine/restore.ts";
 import { listAllLevels, planFromListings } from "../../lib/engine/restore_plan.ts";
 import { DEFAULT_SCHEDULE, type MaintenanceSchedule } from "../../lib/engine/schedule.ts";
-import { withEncryption } from "../../lib/storage/encrypted.ts";
+import { withEncryption } from "../../lib/storage/encryption.ts";
 import { FileStore } from "../../lib/storage/file.ts";
 import type { Figure } from "./core.ts";
 
