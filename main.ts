@@ -1,23 +1,6 @@
 /** walship: continuous SQLite replication to object storage. Routes argv to a command and sets the exit code. */
-import type { Command } from "./lib/cli/command.ts";
-import { databasesCommand } from "./lib/cli/databases.ts";
-import { ltxCommand } from "./lib/cli/ltx.ts";
-import { replicateCommand } from "./lib/cli/replicate.ts";
-import { restoreCommand } from "./lib/cli/restore.ts";
-import { snapshotCommand } from "./lib/cli/snapshot.ts";
-import { statusCommand } from "./lib/cli/status.ts";
-import { versionCommand } from "./lib/cli/version.ts";
+import { COMMANDS } from "./lib/cli/commands.ts";
 import { UsageError, WalshipError } from "./lib/util/errors.ts";
-
-const COMMANDS: Command[] = [
-  replicateCommand,
-  restoreCommand,
-  snapshotCommand,
-  databasesCommand,
-  statusCommand,
-  ltxCommand,
-  versionCommand,
-];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
@@ -37,15 +20,15 @@ export async function main(argv: string[]): Promise<number> {
   if (name === undefined || ["help", "-h", "-help", "--help"].includes(name)) {
     const topic = name === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
     if (name === "help" && rest[0] && !topic) return fail(new UsageError(`Unknown command "${rest[0]}"`));
-    console.log(topic ? topic.usage : usage());
+    console.log(topic ? (await topic.load()).usage : usage());
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     return fail(new UsageError(`Unknown command "${name}"`, { hint: "run walship help" }));
   }
   try {
-    return await command.run(rest);
+    return await (await entry.load()).run(rest);
   } catch (err) {
     return fail(err);
   }

@@ -1,7 +1,6 @@
 /** The shape every subcommand module exports. */
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   /** Runs the command; resolves to the process exit code. */
   run(args: string[]): Promise<number>;

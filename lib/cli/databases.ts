@@ -14,7 +14,6 @@ const FLAGS = {
 
 export const databasesCommand: Command = {
   name: "databases",
-  summary: "list the databases of the config file and their replicas",
   usage: `Usage: walship databases [flags]
 
 Lists each database entry of the config file (a path, or a directory with its pattern) with its

@@ -20,7 +20,6 @@ const FLAGS = {
 
 export const ltxCommand: Command = {
   name: "ltx",
-  summary: "list the LTX files of a replica",
   usage: `Usage: walship ltx [flags] REPLICA_URL
        walship ltx [flags] DB_PATH        (replica from the config file)
 

@@ -53,7 +53,6 @@ type ServicePlan = Omit<WalshipConfig, "path"> & { fromConfig: boolean };
 
 export const replicateCommand: Command = {
   name: "replicate",
-  summary: "stream SQLite databases to their replicas (config file, or one database)",
   usage: `Usage: walship replicate [flags]                              (databases of the config file)
        walship replicate [flags] DB_PATH REPLICA_URL [REPLICA_URL...]
 

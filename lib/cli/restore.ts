@@ -39,7 +39,6 @@ const FLAGS = {
 
 export const restoreCommand: Command = {
   name: "restore",
-  summary: "rebuild a database from a replica",
   usage: `Usage: walship restore [flags] REPLICA_URL
        walship restore [flags] DB_PATH        (replica from the config file; -o defaults to DB_PATH)
 

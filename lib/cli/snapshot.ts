@@ -26,7 +26,6 @@ const FLAGS = {
 
 export const snapshotCommand: Command = {
   name: "snapshot",
-  summary: "take one full snapshot of a live database (for cron), then exit",
   usage: `Usage: walship snapshot [flags] DB_PATH REPLICA_URL [REPLICA_URL...]
        walship snapshot [flags] [DB_PATH]     (databases and replicas from the config file)
 

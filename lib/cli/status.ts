@@ -20,7 +20,6 @@ const FLAGS = {
 
 export const statusCommand: Command = {
   name: "status",
-  summary: "show the replication state of each configured database",
   usage: `Usage: walship status [flags] [DB_PATH]
 
 For each database of the config file (or only DB_PATH): status (ok, not initialized, no database), the

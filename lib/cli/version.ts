@@ -7,7 +7,6 @@ export const VERSION: string = denoJson.version;
 
 export const versionCommand: Command = {
   name: "version",
-  summary: "print walship, Deno and SQLite versions",
   usage: "Usage: walship version",
   run() {
     const db = new DatabaseSync(":memory:");

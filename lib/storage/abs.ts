@@ -2,7 +2,7 @@
  * The abs:// replica store: Azure Blob Storage (and Azurite) through @azure/storage-blob, in Litestream's
  * layout `<path>/ltx/<level>/<min>-<max>.ltx` with the LTX timestamp in blob metadata `litestreamtimestamp`.
  */
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { BlockBlobClient, BlockBlobUploadOptions, ContainerClient } from "@azure/storage-blob";
 import type { AbsSpec } from "../config/abs_url.ts";
 import { NotFoundError, StorageError } from "../util/errors.ts";
@@ -117,7 +117,9 @@ export class AbsStore implements ReplicaStore {
       if (!body) {
         throw new StorageError(`Cannot read "${key}" in ${this.describe()}: the response had no body`);
       }
-      return Readable.toWeb(body as Readable) as ReadableStream<Uint8Array>;
+      // node:stream loads here, with the Azure SDK, not at every start-up.
+      const { Readable: NodeReadable } = await import("node:stream");
+      return NodeReadable.toWeb(body as Readable) as ReadableStream<Uint8Array>;
     } catch (err) {
       throw this.#wrap(err, "read", key, signal);
     }
