@@ -1,4 +1,5 @@
 /** Pull-based byte reader over a `ReadableStream` with a small internal buffer; private to lib/ltx. */
+import { recycleReadBuffer } from "../util/read_buffers.ts";
 
 /** Reads exact byte counts from a stream; views it returns stay valid only until the next read. */
 export class ByteReader {
@@ -32,6 +33,7 @@ export class ByteReader {
     const left = this.#buf.length - this.#pos;
     if (left >= n) return true;
     if (left === 0 && this.#pending.length > 0) {
+      recycleReadBuffer(this.#buf);
       this.#buf = this.#pending.shift()!;
       this.#pos = 0;
       if (this.#buf.length >= n) return true;
@@ -52,9 +54,10 @@ export class ByteReader {
       const take = Math.min(chunk.length, n - at);
       merged.set(chunk.subarray(0, take), at);
       at += take;
-      if (take === chunk.length) this.#pending.shift();
+      if (take === chunk.length) recycleReadBuffer(this.#pending.shift()!);
       else this.#pending[0] = chunk.subarray(take);
     }
+    recycleReadBuffer(this.#buf);
     this.#buf = merged;
     this.#pos = 0;
     return true;

@@ -1,6 +1,7 @@
 /** The file:// replica store: a directory tree, written atomically (temp, fsync, rename, fsync dir). */
 import { NotFoundError, StorageError } from "../util/errors.ts";
 import { syncDir, tempPathFor, writeAll } from "../util/fs.ts";
+import { readBuffer } from "../util/read_buffers.ts";
 import { ltxDirLayout } from "./layout.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
 import { compareLtxFiles } from "./store.ts";
@@ -138,8 +139,6 @@ export function limitBytes(limit: number): TransformStream<Uint8Array, Uint8Arra
   });
 }
 
-const READ_CHUNK = 1 << 20;
-
 /**
  * Streams an open file in 1 MiB reads and closes it at the end or on cancel. Reads run on Deno's
  * blocking pool and the stream keeps one chunk ahead (no more: a merge holds many inputs open), so a
@@ -156,7 +155,7 @@ function fileChunks(handle: Deno.FsFile): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const buf = new Uint8Array(READ_CHUNK);
+        const buf = readBuffer();
         const n = await handle.read(buf);
         if (n === null || n === 0) {
           close();
