@@ -10,6 +10,7 @@ import type { LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "../storag
 import { basename, dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { BufferedFileWriter, removeIfExists, syncDir, tempPathFor } from "../util/fs.ts";
+import { fileChunks } from "../util/file_chunks.ts";
 
 /** Default state directory for a database path. */
 export function defaultMetaPath(dbPath: string): string {
@@ -51,7 +52,7 @@ export class LocalStore extends FileStore {
       handle.close();
       return null;
     }
-    return mergeInput(handle);
+    return fileChunks(handle, MERGE_READ_BYTES);
   }
 
   /** Reads just the header of a local file. */
@@ -113,38 +114,11 @@ export class LocalMirror extends LocalStore {
   }
 }
 
-/** Bytes per read of a compaction input: a merge holds all its inputs (up to 32) open at once. */
-const MERGE_READ_BYTES = 128 << 10;
-
 /**
- * A local file read on demand in 128 KiB synchronous reads, with nothing read ahead: a merge of 30 L0
- * files through 1 MiB read-ahead streams held 60+ MiB in buffers, most of them waiting for their turn.
+ * Bytes per read of a compaction input, read on demand with nothing ahead: a merge of 30 L0 files
+ * through 1 MiB read-ahead streams held 60+ MiB in buffers, most of them waiting for their turn.
  */
-function mergeInput(handle: Deno.FsFile): ReadableStream<Uint8Array> {
-  let open = true;
-  const close = () => {
-    if (open) handle.close();
-    open = false;
-  };
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      try {
-        const buf = new Uint8Array(MERGE_READ_BYTES);
-        const n = handle.readSync(buf);
-        if (n === null || n === 0) {
-          close();
-          controller.close();
-        } else {
-          controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
-        }
-      } catch (err) {
-        close();
-        controller.error(err);
-      }
-    },
-    cancel: close,
-  }, { highWaterMark: 0 });
-}
+const MERGE_READ_BYTES = 128 << 10;
 
 /** Writes a local LTX file atomically: temp file, fsync, rename, fsync dir, mtime = timestamp. */
 export async function writeLocalFile(

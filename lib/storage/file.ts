@@ -1,7 +1,7 @@
 /** The file:// replica store: a directory tree, written atomically (temp, fsync, rename, fsync dir). */
 import { NotFoundError, StorageError } from "../util/errors.ts";
 import { syncDir, tempPathFor, writeAll } from "../util/fs.ts";
-import { readBuffer } from "../util/read_buffers.ts";
+import { fileChunks } from "../util/file_chunks.ts";
 import { ltxDirLayout } from "./layout.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
 import { compareLtxFiles } from "./store.ts";
@@ -135,41 +135,6 @@ export function limitBytes(limit: number): TransformStream<Uint8Array, Uint8Arra
       left -= part.length;
       controller.enqueue(part);
       if (left === 0) controller.terminate();
-    },
-  });
-}
-
-/**
- * Streams an open file in 1 MiB reads and closes it at the end or on cancel. Reads run on Deno's
- * blocking pool and the stream keeps one chunk ahead (no more: a merge holds many inputs open), so a
- * reader decoding one chunk overlaps the read of the next (FsFile.readable's 64 KiB reads cost far
- * more ops). Replica files carry no SQLite locks, so async ops on them are safe (see
- * lib/engine/database_file.ts for the file where they are not).
- */
-function fileChunks(handle: Deno.FsFile): ReadableStream<Uint8Array> {
-  let closed = false;
-  const close = () => {
-    if (!closed) handle.close();
-    closed = true;
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const buf = readBuffer();
-        const n = await handle.read(buf);
-        if (n === null || n === 0) {
-          close();
-          controller.close();
-        } else {
-          controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
-        }
-      } catch (err) {
-        close();
-        controller.error(err);
-      }
-    },
-    cancel() {
-      close();
     },
   });
 }
