@@ -37,6 +37,8 @@ const FLAGS = {
   ...LOG_FLAGS,
 } as const;
 
+const RESTORE_ATTEMPTS = 8;
+
 export const restoreCommand: Command = {
   name: "restore",
   usage: `Usage: walship restore [flags] REPLICA_URL
@@ -58,7 +60,9 @@ ${formatFlags(FLAGS)}`,
     const source = positionals[0]!;
     const target = parseTarget(flags);
     // A point-in-time restore compares LTX timestamps, which some stores only give for extra requests.
-    const storeOptions = { exactTimestamps: target.timestamp !== undefined };
+    // A restore is one job with nothing to come back to: it rides out a flaky network longer (8 attempts,
+    // ~20 s of backoff) than a replicate tick, whose next tick tries again anyway.
+    const storeOptions = { exactTimestamps: target.timestamp !== undefined, attempts: RESTORE_ATTEMPTS };
     let store;
     let out = flags.o ?? "";
     if (isReplicaUrl(source)) {
