@@ -8,8 +8,10 @@
  */
 
 import { crcUpdateJs } from "./_crc_js.ts";
-import { CRC_TABLE_HI, CRC_TABLE_LO } from "./_crc_tables.ts";
 import { type CrcState, kernelCrc } from "./_kernels.ts";
+
+/** CRC-64/ISO polynomial, reflected. */
+const POLY = 0xd800000000000000n;
 
 /** Bit 63, set on every stored LTX checksum. */
 export const CHECKSUM_FLAG = 1n << 63n;
@@ -51,9 +53,43 @@ export function crcOf(bytes: Uint8Array): CrcState {
   return state;
 }
 
+/** A linear map on 64-bit CRC registers, as the image of each register bit. */
+type Operator = bigint[];
+
+function applyOperator(op: Operator, vector: bigint): bigint {
+  let out = 0n;
+  for (let bit = 0; vector !== 0n; bit++, vector >>= 1n) if (vector & 1n) out ^= op[bit]!;
+  return out;
+}
+
+function composeOperators(a: Operator, b: Operator): Operator {
+  return b.map((column) => applyOperator(a, column));
+}
+
 /**
- * Tables of the linear map "append n zero bytes to a raw CRC register", one 256-entry table per byte
- * of the register, so applying it costs 8 lookups instead of n table steps. Built once per length.
+ * The map "append `n` zero bytes" on a raw (zero-init, no xorout) CRC-64 register, raised to the n-th
+ * power by squaring, as zlib's crc32_combine: O(log n) whatever the length.
+ */
+function zeroBytesOperator(n: number): Operator {
+  // One zero bit: shift right, folding the polynomial back in where bit 0 falls off.
+  let step: Operator = [POLY, ...Array.from({ length: 63 }, (_, bit) => 1n << BigInt(bit))];
+  for (let i = 0; i < 3; i++) step = composeOperators(step, step); // one zero byte
+  let result: Operator = Array.from({ length: 64 }, (_, bit) => 1n << BigInt(bit));
+  for (; n > 0; n = Math.floor(n / 2)) {
+    if (n % 2) result = composeOperators(step, result);
+    if (n > 1) step = composeOperators(step, step);
+  }
+  return result;
+}
+
+/** A raw CRC-64 register after `n` more zero bytes. */
+export function appendZeros(register: bigint, n: number): bigint {
+  return applyOperator(zeroBytesOperator(n), register);
+}
+
+/**
+ * zeroBytesOperator(length) as one 256-entry table per byte lane of the register (lo and hi halves), so
+ * applying it per page costs 8 lookups. Built once per length.
  */
 const zeroShifts = new Map<number, { lo: Uint32Array; hi: Uint32Array }>();
 
@@ -61,27 +97,12 @@ function zeroShiftTables(length: number): { lo: Uint32Array; hi: Uint32Array } {
   let tables = zeroShifts.get(length);
   if (tables) return tables;
   tables = { lo: new Uint32Array(8 * 256), hi: new Uint32Array(8 * 256) };
-  // The image of each of the 64 basis bits, then every byte value of each byte lane as XORs of them.
-  for (let bit = 0; bit < 64; bit++) {
-    let lo = bit < 32 ? (1 << bit) >>> 0 : 0;
-    let hi = bit < 32 ? 0 : (1 << (bit - 32)) >>> 0;
-    for (let i = 0; i < length; i++) {
-      const k = lo & 0xff;
-      lo = (CRC_TABLE_LO[k]! ^ ((lo >>> 8) | (hi << 24))) >>> 0;
-      hi = (CRC_TABLE_HI[k]! ^ (hi >>> 8)) >>> 0;
-    }
-    const lane = bit >> 3;
-    const value = 1 << (bit & 7);
-    tables.lo[lane * 256 + value] = lo;
-    tables.hi[lane * 256 + value] = hi;
-  }
+  const op = zeroBytesOperator(length);
   for (let lane = 0; lane < 8; lane++) {
-    const base = lane * 256;
-    for (let v = 3; v < 256; v++) {
-      const low = v & -v;
-      if (low === v) continue;
-      tables.lo[base + v] = tables.lo[base + low]! ^ tables.lo[base + (v ^ low)]!;
-      tables.hi[base + v] = tables.hi[base + low]! ^ tables.hi[base + (v ^ low)]!;
+    for (let v = 1; v < 256; v++) {
+      const image = applyOperator(op, BigInt(v) << BigInt(lane * 8));
+      tables.lo[lane * 256 + v] = Number(image & 0xffffffffn);
+      tables.hi[lane * 256 + v] = Number(image >> 32n);
     }
   }
   zeroShifts.set(length, tables);

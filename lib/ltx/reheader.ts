@@ -1,41 +1,12 @@
 /**
  * The file checksum of an LTX file after its 100-byte header is replaced, everything after it unchanged,
  * without reading the file: CRC-64 is affine, so for equal-length inputs crc(A) ⊕ crc(B) is the
- * zero-init CRC of A ⊕ B, which here is the header difference followed by zeros. Appending n zero bytes
- * is a linear map on the 64-bit register, raised to the n-th power by squaring (as zlib's crc32_combine).
+ * zero-init CRC of A ⊕ B, which here is the header difference followed by zeros (appendZeros).
  * Bit 63 of a stored checksum is the LTX flag, not CRC: it is set on the result as on the input.
  */
 
-import { CHECKSUM_FLAG, crc64 } from "./checksum.ts";
+import { appendZeros, CHECKSUM_FLAG, crc64 } from "./checksum.ts";
 import { LTX_HEADER_SIZE } from "./header.ts";
-
-/** CRC-64/ISO polynomial, reflected. */
-const POLY = 0xd800000000000000n;
-
-/** A linear map on 64-bit registers: the image of each bit. */
-type Operator = bigint[];
-
-function apply(op: Operator, vector: bigint): bigint {
-  let out = 0n;
-  for (let bit = 0; vector !== 0n; bit++, vector >>= 1n) if (vector & 1n) out ^= op[bit]!;
-  return out;
-}
-
-function square(op: Operator): Operator {
-  return op.map((column) => apply(op, column));
-}
-
-/** The register after `n` more zero bytes, for a zero-init, no-xorout CRC register. */
-export function appendZeros(register: bigint, n: number): bigint {
-  // One zero bit: shift right, folding the polynomial back in where bit 0 falls off.
-  let op: Operator = [POLY, ...Array.from({ length: 63 }, (_, bit) => 1n << BigInt(bit))];
-  op = square(square(square(op))); // one zero byte
-  for (; n > 0; n = Math.floor(n / 2)) {
-    if (n % 2) register = apply(op, register);
-    if (n > 1) op = square(op);
-  }
-  return register;
-}
 
 /**
  * The bytes a file checksum covers: every byte of the file but the checksum itself, with each page's

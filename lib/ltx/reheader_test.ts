@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { makeHeader, randomBytes, textBytes } from "./_testing.ts";
-import { crc64 } from "./checksum.ts";
+import { appendZeros, crc64 } from "./checksum.ts";
 import { decodeLtx } from "./decoder.ts";
 import { encodeLtx } from "./encoder.ts";
 import { encodeHeader, LTX_HEADER_SIZE, type LtxHeader } from "./header.ts";
 import { decodePageIndex } from "./page_index.ts";
-import { appendZeros, checksummedLength, reheaderChecksum } from "./reheader.ts";
+import { checksummedLength, reheaderChecksum } from "./reheader.ts";
 
 /** The file with its header replaced and its checksum moved, as a snapshot derived from an L0 file. */
 function reheader(bytes: Uint8Array, to: LtxHeader): Uint8Array {
