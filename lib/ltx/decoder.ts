@@ -21,11 +21,10 @@ import {
   type LtxTrailer,
   PAGE_FLAG_SIZE,
 } from "./header.ts";
-import { decompressBlockJs } from "./lz4_block.ts";
 import { readLz4FramePage } from "./_frame_page.ts";
-import { KERNEL_DST_CAPACITY, KERNEL_SRC_CAPACITY, kernelDecompress, kernelOutput } from "./_kernels.ts";
+import { kernelBuffer } from "./_kernels.ts";
 import { IndexDigest, readIndexArea } from "./_index_reader.ts";
-import { type BatchResult, FRAME_BLOCK, FRAME_RAW, type PageBatch } from "./page_batch.ts";
+import { type BatchResult, decompressPage, FRAME_BLOCK, FRAME_RAW, type PageBatch } from "./page_batch.ts";
 
 const SLAB_SIZE = 256 * 1024;
 
@@ -168,15 +167,8 @@ export class LtxDecoder {
     for (;;) {
       while (out.length >= inFlight) await this.#fold(out.shift()!);
       // Fast path, no await: whole block frames already buffered.
-      while (input.has(10)) {
-        const head = input.peek(10);
-        const size = readU32(head, 6);
-        if (head[4] !== 0 || head[5] !== PAGE_FLAG_SIZE || !input.has(10 + size)) break;
-        const frameStart = input.offset;
-        const pgno = readU32(head, 0);
-        this.#checkPage(pgno, PAGE_FLAG_SIZE);
-        input.take(10);
-        add(pgno, FRAME_BLOCK, input.take(size), frameStart);
+      for (let frame = this.#takeBufferedBlock(); frame; frame = this.#takeBufferedBlock()) {
+        add(frame.pgno, FRAME_BLOCK, frame.block, frame.frameStart);
         if (out.length >= inFlight) break;
       }
       if (out.length >= inFlight) continue;
@@ -244,16 +236,29 @@ export class LtxDecoder {
 
   /** Decodes a block-encoded page frame that is already buffered, without awaiting; else undefined. */
   #readBufferedPage(transient: boolean): LtxPage | undefined {
+    const frame = this.#takeBufferedBlock();
+    if (!frame) return undefined;
+    this.#crc.update(frame.head);
+    return this.#decodeBlockPage(frame.pgno, frame.frameStart, frame.block, transient);
+  }
+
+  /**
+   * Takes a block-encoded page frame (checked) when all of it is already buffered, else undefined.
+   * `head` (its 10 header bytes) and `block` are views valid until the next read.
+   */
+  #takeBufferedBlock():
+    | { pgno: number; frameStart: number; head: Uint8Array; block: Uint8Array }
+    | undefined {
     const input = this.#in;
     if (!input.has(10)) return undefined;
-    const head = input.peek(10);
-    const size = readU32(head, 6);
-    if (head[4] !== 0 || head[5] !== PAGE_FLAG_SIZE || !input.has(10 + size)) return undefined;
+    const peeked = input.peek(10);
+    const size = readU32(peeked, 6);
+    if (peeked[4] !== 0 || peeked[5] !== PAGE_FLAG_SIZE || !input.has(10 + size)) return undefined;
     const frameStart = input.offset;
-    const pgno = readU32(head, 0);
+    const pgno = readU32(peeked, 0);
     this.#checkPage(pgno, PAGE_FLAG_SIZE);
-    this.#crc.update(input.take(10));
-    return this.#decodeBlockPage(pgno, frameStart, input.take(size), transient);
+    const head = input.take(10);
+    return { pgno, frameStart, head, block: input.take(size) };
   }
 
   async #readPageSlowly(): Promise<LtxPage | null> {
@@ -281,34 +286,17 @@ export class LtxDecoder {
   }
 
   /**
-   * Decompresses a block page through the kernel, hashing its output where it lies. A transient page
-   * is the kernel's output itself, valid until the next kernel call; otherwise a copy.
+   * Decompresses a block page, hashing its output where it lies. A transient page may be the kernel's
+   * output itself, valid until the next kernel call; otherwise a copy in the slab.
    */
   #decodeBlockPage(pgno: number, frameStart: number, block: Uint8Array, transient: boolean): LtxPage {
-    const pageSize = this.#header!.pageSize;
-    if (block.length > KERNEL_SRC_CAPACITY || pageSize > KERNEL_DST_CAPACITY) {
-      const data = this.#allocatePage();
-      this.#checkSize(pgno, this.#decompressJs(pgno, block, data));
-      return this.#acceptPage(pgno, frameStart, data);
-    }
-    const n = kernelDecompress(block, pageSize);
-    if (n < 0) this.#decompressJs(pgno, block, new Uint8Array(pageSize));
-    this.#checkSize(pgno, n);
-    const output = kernelOutput(n);
-    this.#acceptPage(pgno, frameStart, output);
-    if (transient) return { pgno, data: output };
+    const page = decompressPage(block, this.#header!.pageSize, () => this.#allocatePage());
+    if (typeof page === "string") throw this.#corrupt(`page ${pgno} ${page}`);
+    this.#acceptPage(pgno, frameStart, page);
+    if (transient || page.buffer !== kernelBuffer) return { pgno, data: page };
     const data = this.#allocatePage();
-    data.set(output);
+    data.set(page);
     return { pgno, data };
-  }
-
-  /** The JS decoder, run for blocks the kernel cannot hold and to explain the ones it rejects. */
-  #decompressJs(pgno: number, block: Uint8Array, data: Uint8Array): number {
-    try {
-      return decompressBlockJs(block, data);
-    } catch (err) {
-      throw this.#corrupt(`page ${pgno} does not decompress`, err);
-    }
   }
 
   #checkSize(pgno: number, n: number): void {

@@ -1,7 +1,8 @@
 /**
  * Page frames in batches, so their decompression and hashing can run beside the decoder (in a Worker):
  * the decoder parses and checks frames in file order, a batch goes out as plain transferable data, and
- * the page CRCs come back to be folded into the file checksum in order (LtxDecoder.forEachBatch).
+ * the page CRCs come back to be folded into the file checksum in order (LtxDecoder.forEachBatch). The
+ * decoder's own pages go through the same block decompression (decompressPage).
  */
 import { crcOf } from "./checksum.ts";
 import { decompressBlockJs } from "./lz4_block.ts";
@@ -36,24 +37,10 @@ export function decodeBatch(batch: PageBatch, put: (pgno: number, data: Uint8Arr
     const pgno = frames[i * 4]!;
     const offset = frames[i * 4 + 2]!;
     const payload = bytes.subarray(offset, offset + frames[i * 4 + 3]!);
-    let page: Uint8Array;
-    if (frames[i * 4 + 1] === FRAME_RAW) {
-      page = payload;
-    } else if (payload.length <= KERNEL_SRC_CAPACITY && pageSize <= KERNEL_DST_CAPACITY) {
-      const n = kernelDecompress(payload, pageSize);
-      if (n !== pageSize) return { badFrame: i, reason: explain(payload, pageSize, n) };
-      page = kernelOutput(n);
-    } else {
-      spare ??= new Uint8Array(pageSize);
-      let n: number;
-      try {
-        n = decompressBlockJs(payload, spare);
-      } catch (err) {
-        return { badFrame: i, reason: `does not decompress (${(err as Error).message})` };
-      }
-      if (n !== pageSize) return { badFrame: i, reason: `decompresses to ${n} bytes, not ${pageSize}` };
-      page = spare;
-    }
+    const page = frames[i * 4 + 1] === FRAME_RAW
+      ? payload
+      : decompressPage(payload, pageSize, () => spare ??= new Uint8Array(pageSize));
+    if (typeof page === "string") return { badFrame: i, reason: page };
     const crc = crcOf(page);
     crcs[i * 2] = crc.lo;
     crcs[i * 2 + 1] = crc.hi;
@@ -62,13 +49,32 @@ export function decodeBatch(batch: PageBatch, put: (pgno: number, data: Uint8Arr
   return { crcs };
 }
 
-/** Why a block the kernel refused or sized wrong is bad, in the decoder's words. */
-function explain(block: Uint8Array, pageSize: number, n: number): string {
-  if (n >= 0) return `decompresses to ${n} bytes, not ${pageSize}`;
-  try {
-    const size = decompressBlockJs(block, new Uint8Array(pageSize));
-    return `decompresses to ${size} bytes, not ${pageSize}`;
-  } catch (err) {
-    return `does not decompress (${(err as Error).message})`;
+/**
+ * Decompresses one block-encoded page: into the kernel's output region (valid until the next kernel
+ * call) or, for a block the kernel cannot hold, into `fallback()` by the JS decoder. Returns why it is
+ * not a page of `pageSize` bytes instead, in words that follow "page N ".
+ */
+export function decompressPage(
+  block: Uint8Array,
+  pageSize: number,
+  fallback: () => Uint8Array,
+): Uint8Array | string {
+  if (block.length <= KERNEL_SRC_CAPACITY && pageSize <= KERNEL_DST_CAPACITY) {
+    const n = kernelDecompress(block, pageSize);
+    if (n === pageSize) return kernelOutput(n);
+    // The kernel only says that it failed; the JS decoder says why.
+    if (n >= 0) return `decompresses to ${n} bytes, not ${pageSize}`;
+    return decompressJs(block, pageSize, new Uint8Array(pageSize));
   }
+  return decompressJs(block, pageSize, fallback());
+}
+
+function decompressJs(block: Uint8Array, pageSize: number, into: Uint8Array): Uint8Array | string {
+  let n: number;
+  try {
+    n = decompressBlockJs(block, into);
+  } catch (err) {
+    return `does not decompress (${err instanceof Error ? err.message : err})`;
+  }
+  return n === pageSize ? into : `decompresses to ${n} bytes, not ${pageSize}`;
 }
