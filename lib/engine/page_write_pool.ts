@@ -4,29 +4,30 @@
  * rest, so on a large snapshot that work spreads over the cores. Each lane writes through its own
  * descriptor of the output file (pages of a file never repeat, so lanes never write the same page).
  */
-import { type BatchResult, decodeBatch, type PageBatch } from "../ltx/page_batch.ts";
+import type { BatchResult, PageBatch } from "../ltx/page_batch.ts";
 import type { PageWriteReply, PageWriteRequest } from "./page_write_worker.ts";
-import { SyncRunWriter } from "./sync_run_writer.ts";
+import { BatchWriter } from "./sync_run_writer.ts";
 
 /** Spare batch buffers kept at most: as many as batches can be out at once, and one being filled. */
 const MAX_SPARE = 16;
 
-interface Waiting {
-  resolve(result: BatchResult): void;
+interface Waiting<T> {
+  resolve(result: T): void;
   reject(err: Error): void;
 }
 
 export class PageWritePool {
   readonly #workers: Worker[];
-  readonly #waiting = new Map<number, Waiting>();
-  readonly #opening: Waiting[] = [];
+  readonly #waiting = new Map<number, Waiting<BatchResult>>();
+  /** Open and close requests awaiting the worker's answer (each worker answers in order). */
+  readonly #acks: Waiting<void>[] = [];
   #nextId = 0;
   #nextLane = 0;
   #failure: Error | undefined;
   #local: Deno.FsFile | undefined;
+  #localLane: BatchWriter | undefined;
   /** Batch buffers back from the lanes, for the decoder's next batches. */
   readonly #spare: ArrayBuffer[] = [];
-  #localWriter: SyncRunWriter | undefined;
 
   private constructor(count: number) {
     this.#workers = Array.from({ length: count }, () => {
@@ -45,12 +46,8 @@ export class PageWritePool {
     const pool = new PageWritePool(count);
     try {
       pool.#local = Deno.openSync(path, { write: true });
-      await Promise.all(pool.#workers.map((worker) =>
-        new Promise<BatchResult>((resolve, reject) => {
-          pool.#opening.push({ resolve, reject });
-          pool.#post(worker, { type: "open", path });
-        })
-      ));
+      pool.#localLane = new BatchWriter(pool.#local);
+      await Promise.all(pool.#workers.map((worker) => pool.#ask(worker, { type: "open", path })));
     } catch (err) {
       pool.terminate();
       throw err;
@@ -81,12 +78,7 @@ export class PageWritePool {
   }
 
   #decodeHere(batch: PageBatch): BatchResult {
-    if (this.#localWriter?.pageSize !== batch.pageSize) {
-      this.#localWriter = new SyncRunWriter(this.#local!, batch.pageSize);
-    }
-    const writer = this.#localWriter;
-    const result = decodeBatch(batch, (pgno, data) => writer.put(pgno, data));
-    writer.flush();
+    const result = this.#localLane!.write(batch);
     this.#recycle(batch.bytes.buffer as ArrayBuffer);
     return result;
   }
@@ -95,12 +87,7 @@ export class PageWritePool {
   async close(): Promise<void> {
     try {
       this.#closeLocal();
-      await Promise.all(this.#workers.map((worker) =>
-        new Promise<BatchResult>((resolve, reject) => {
-          this.#opening.push({ resolve, reject });
-          this.#post(worker, { type: "close" });
-        })
-      ));
+      await Promise.all(this.#workers.map((worker) => this.#ask(worker, { type: "close" })));
     } finally {
       this.terminate();
     }
@@ -118,18 +105,25 @@ export class PageWritePool {
 
   #closeLocal(): void {
     this.#local?.close();
-    this.#local = this.#localWriter = undefined;
+    this.#local = this.#localLane = undefined;
   }
 
   #post(worker: Worker, request: PageWriteRequest, transfer: Transferable[] = []): void {
     worker.postMessage(request, transfer);
   }
 
+  /** Sends an open or close request and waits for its answer. */
+  #ask(worker: Worker, request: PageWriteRequest): Promise<void> {
+    const answered = new Promise<void>((resolve, reject) => this.#acks.push({ resolve, reject }));
+    this.#post(worker, request);
+    return answered;
+  }
+
   #receive(reply: PageWriteReply): void {
     switch (reply.type) {
       case "opened":
       case "closed":
-        this.#opening.shift()?.resolve({ crcs: new Uint32Array(0) });
+        this.#acks.shift()?.resolve();
         return;
       case "batch": {
         const waiting = this.#waiting.get(reply.id);
@@ -148,8 +142,8 @@ export class PageWritePool {
   /** An I/O error or a dead worker fails everything outstanding: the restore cannot complete. */
   #fail(err: Error): void {
     this.#failure ??= err;
-    for (const waiting of [...this.#waiting.values(), ...this.#opening]) waiting.reject(this.#failure);
+    for (const waiting of [...this.#waiting.values(), ...this.#acks]) waiting.reject(this.#failure);
     this.#waiting.clear();
-    this.#opening.length = 0;
+    this.#acks.length = 0;
   }
 }

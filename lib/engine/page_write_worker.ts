@@ -5,8 +5,8 @@
  * into the restore's output file through its own descriptor (pages of one batch never overlap another
  * batch's, and the file is the restore's alone, so no ordering or locking is needed beyond the pool's).
  */
-import { decodeBatch, type PageBatch } from "../ltx/page_batch.ts";
-import { SyncRunWriter } from "./sync_run_writer.ts";
+import type { PageBatch } from "../ltx/page_batch.ts";
+import { BatchWriter } from "./sync_run_writer.ts";
 
 export type PageWriteRequest =
   | { type: "open"; path: string }
@@ -21,7 +21,7 @@ export type PageWriteReply =
   | { type: "closed" };
 
 let out: Deno.FsFile | undefined;
-let writer: SyncRunWriter | undefined;
+let writer: BatchWriter | undefined;
 
 self.onmessage = (event: MessageEvent<PageWriteRequest>) => {
   const request = event.data;
@@ -31,14 +31,10 @@ self.onmessage = (event: MessageEvent<PageWriteRequest>) => {
     switch (request.type) {
       case "open":
         out = Deno.openSync(request.path, { write: true });
+        writer = new BatchWriter(out);
         return reply({ type: "opened" });
       case "batch": {
-        if (writer?.pageSize !== request.batch.pageSize) {
-          writer = new SyncRunWriter(out!, request.batch.pageSize);
-        }
-        const runs = writer;
-        const result = decodeBatch(request.batch, (pgno, data) => runs.put(pgno, data));
-        runs.flush();
+        const result = writer!.write(request.batch);
         // The batch's buffer goes back to the pool for the next batch: no garbage per megabyte.
         const spent = request.batch.bytes.buffer as ArrayBuffer;
         if ("crcs" in result) {

@@ -27,7 +27,7 @@ export class PageWriter {
   /** Takes one page; `data` may be reused by the caller once this returns. */
   put(pgno: number, data: Uint8Array): void {
     this.#runs.put(pgno, data);
-    if (pgno < this.written.length * 8) this.written[pgno >> 3]! |= 1 << (pgno & 7);
+    this.#mark(pgno);
     this.bytes += data.length;
     this.#noteWritten(data.length);
   }
@@ -35,10 +35,7 @@ export class PageWriter {
   /** Accounts for a batch of pages that lanes write through their own descriptors. */
   noteBatch(batch: PageBatch): void {
     const { frames, count, pageSize } = batch;
-    for (let i = 0; i < count; i++) {
-      const pgno = frames[i * 4]!;
-      if (pgno < this.written.length * 8) this.written[pgno >> 3]! |= 1 << (pgno & 7);
-    }
+    for (let i = 0; i < count; i++) this.#mark(frames[i * 4]!);
     this.bytes += count * pageSize;
     this.#noteWritten(count * pageSize);
   }
@@ -47,6 +44,10 @@ export class PageWriter {
   async drain(): Promise<void> {
     this.#runs.flush();
     await this.#syncing;
+  }
+
+  #mark(pgno: number): void {
+    if (pgno < this.written.length * 8) this.written[pgno >> 3]! |= 1 << (pgno & 7);
   }
 
   #noteWritten(bytes: number): void {

@@ -2,6 +2,8 @@
  * Writes pages at their offsets with synchronous calls, coalescing runs of consecutive pages into
  * writes of up to 1 MiB. For threads where blocking is fine (a Worker) or for small outputs.
  */
+import { type BatchResult, decodeBatch, type PageBatch } from "../ltx/page_batch.ts";
+
 const RUN_BYTES = 1 << 20;
 
 export class SyncRunWriter {
@@ -35,5 +37,23 @@ export class SyncRunWriter {
     const run = this.#buffer.subarray(0, this.#used);
     for (let at = 0; at < run.length;) at += this.#out.writeSync(run.subarray(at));
     this.#used = 0;
+  }
+}
+
+/** A lane of the restore: decodes batches (lib/ltx/page_batch.ts) and writes their pages through its descriptor. */
+export class BatchWriter {
+  readonly #out: Deno.FsFile;
+  #runs: SyncRunWriter | undefined;
+
+  constructor(out: Deno.FsFile) {
+    this.#out = out;
+  }
+
+  write(batch: PageBatch): BatchResult {
+    if (this.#runs?.pageSize !== batch.pageSize) this.#runs = new SyncRunWriter(this.#out, batch.pageSize);
+    const runs = this.#runs;
+    const result = decodeBatch(batch, (pgno, data) => runs.put(pgno, data));
+    runs.flush();
+    return result;
   }
 }
