@@ -7,6 +7,7 @@
  * through the JS loop.
  */
 
+import { writeU32 } from "../util/bytes.ts";
 import { crcUpdateJs } from "./_crc_js.ts";
 import { type CrcState, kernelCrc } from "./_kernels.ts";
 
@@ -150,10 +151,7 @@ export function pageChecksum(pgno: number, data: Uint8Array): bigint {
  * (`dataCrc = crcOf(data)`): the same value as `pageChecksum`, without a second pass over the page.
  */
 export function pageChecksumOf(pgno: number, dataCrc: CrcState, pageSize: number): CrcState {
-  pgnoBytes[0] = pgno >>> 24;
-  pgnoBytes[1] = (pgno >>> 16) & 0xff;
-  pgnoBytes[2] = (pgno >>> 8) & 0xff;
-  pgnoBytes[3] = pgno & 0xff;
+  writeU32(pgnoBytes, 0, pgno);
   const state = { lo: 0xffffffff, hi: 0xffffffff };
   crcUpdateJs(state, pgnoBytes);
   appendCrc(state, dataCrc, pageSize);

@@ -4,6 +4,7 @@
  * index (checked against the frames actually read, through a CRC of both, so it needs O(1) memory).
  */
 
+import { readU32, writeU32 } from "../util/bytes.ts";
 import { CorruptionError } from "../util/errors.ts";
 import { ByteReader } from "./_byte_reader.ts";
 import { CHECKSUM_FLAG, Crc64, crcOf, pageChecksumOf } from "./checksum.ts";
@@ -27,10 +28,6 @@ import { IndexDigest, readIndexArea } from "./_index_reader.ts";
 import { type BatchResult, decompressPage, FRAME_BLOCK, FRAME_RAW, type PageBatch } from "./page_batch.ts";
 
 const SLAB_SIZE = 256 * 1024;
-
-function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-}
 
 /** One decoded page; `data` may be a view into a larger buffer shared with other pages. */
 export interface LtxPage {
@@ -202,15 +199,9 @@ export class LtxDecoder {
       const pgno = frames[i * 4]!;
       const isBlock = frames[i * 4 + 1] === FRAME_BLOCK;
       const size = frames[i * 4 + 3]!;
-      head[0] = pgno >>> 24;
-      head[1] = (pgno >>> 16) & 0xff;
-      head[2] = (pgno >>> 8) & 0xff;
-      head[3] = pgno & 0xff;
+      writeU32(head, 0, pgno);
       head[5] = isBlock ? PAGE_FLAG_SIZE : 0;
-      head[6] = size >>> 24;
-      head[7] = (size >>> 16) & 0xff;
-      head[8] = (size >>> 8) & 0xff;
-      head[9] = size & 0xff;
+      writeU32(head, 6, size);
       this.#crc.update(head.subarray(0, isBlock ? 10 : LTX_PAGE_HEADER_SIZE));
       pageCrc.lo = done.crcs[i * 2]!;
       pageCrc.hi = done.crcs[i * 2 + 1]!;
