@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildWal, samplePage } from "../sqlite/_wal_builder.ts";
+import { buildWal, samplePage, seededInts } from "../sqlite/_wal_builder.ts";
 import { WAL_FRAME_HEADER_SIZE, WAL_HEADER_SIZE, walFrameSize } from "../sqlite/mod.ts";
 import { CorruptionError } from "../util/errors.ts";
 import { DatabaseFile } from "./database_file.ts";
@@ -9,23 +9,12 @@ import { PageReadBuffers, PageSource } from "./page_source.ts";
 const PS = 4096;
 const DB_PAGES = 400;
 
-/** Deterministic pseudo-random integers (xorshift), so a failure can be replayed. */
-function rng(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
-}
-
 /**
  * A database file of DB_PAGES pages and a WAL of `frameCount` frames over pages 1..600 (so some pages
  * lie past the database's end), with the map of each page's newest frame and the bytes every page reads as.
  */
 async function fixture(dir: string, seed: number, frameCount: number) {
-  const random = rng(seed);
+  const random = seededInts(seed);
   const dbPath = join(dir, `db-${seed}`);
   const db = new Uint8Array(DB_PAGES * PS);
   for (let p = 1; p <= DB_PAGES; p++) db.set(samplePage(PS, p, 999), (p - 1) * PS);

@@ -109,3 +109,14 @@ export async function openTempWal(
     },
   };
 }
+
+/** Deterministic pseudo-random integers below `n` (xorshift32), so a failing seed can be replayed. */
+export function seededInts(seed: number): (n: number) => number {
+  let x = seed >>> 0 || 1;
+  return (n) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+}

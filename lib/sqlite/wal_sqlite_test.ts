@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { bytesEqual, readU32 } from "../util/bytes.ts";
-import { openTempWal, rechecksumWal } from "./_wal_builder.ts";
+import { openTempWal, rechecksumWal, seededInts } from "./_wal_builder.ts";
 import { decodeDbHeader } from "./db_header.ts";
 import { readWalHeader } from "./wal_header.ts";
 import { readFramePage, readPageMap } from "./wal_page_map.ts";
@@ -9,16 +9,6 @@ import type { WalPageMap } from "./wal_page_map.ts";
 
 // Pitfall 1 (spec §7): closing any other fd on a database file drops this process's SQLite locks,
 // so the main files are only read while no connection is open. `-wal` fds are safe.
-
-function random(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
-}
 
 function blob(next: (n: number) => number, length: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -111,7 +101,7 @@ for (const ps of [512, 4096, 65536]) {
       const reader = new DatabaseSync(path);
       reader.exec("BEGIN");
       reader.prepare("SELECT count(*) FROM sqlite_schema").get();
-      writeTransactions(writer, ps, random(ps));
+      writeTransactions(writer, ps, seededInts(ps));
       const map = await mapOfFile(`${path}-wal`);
       const wal = await Deno.readFile(`${path}-wal`);
       const rebuilt = await applyMap(before, `${path}-wal`, map, ps);
