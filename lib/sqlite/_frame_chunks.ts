@@ -1,14 +1,6 @@
 /** Sequential reading of whole WAL frames in large chunks (few syscalls on the sync hot path). */
 
-/** Target chunk size in bytes; a chunk always holds at least one frame. */
-const CHUNK_BYTES = 1024 * 1024;
-
-/**
- * Buffers of finished reads, for the next: every sync reads the WAL, and a fresh megabyte each time
- * costs page faults and resident memory until the garbage collector gets to it.
- */
-const spare: ArrayBuffer[] = [];
-const MAX_SPARE = 2;
+import { READ_BUFFER_BYTES, readBuffer, recycleReadBuffer } from "../util/read_buffers.ts";
 
 /** One chunk of whole frames; `bytes` and `words` are reused by the next chunk. */
 export interface FrameChunk {
@@ -30,11 +22,12 @@ export async function* readFrameChunks(
   offset: number,
   frameSize: number,
 ): AsyncGenerator<FrameChunk> {
-  const size = Math.max(1, Math.floor(CHUNK_BYTES / frameSize)) * frameSize;
-  const i = spare.findIndex((b) => b.byteLength >= size);
-  const buffer = i >= 0 ? spare.splice(i, 1)[0]! : new ArrayBuffer(Math.max(size, CHUNK_BYTES));
-  const bytes = new Uint8Array(buffer, 0, size);
-  const words = new Int32Array(buffer, 0, size / 4);
+  // A recycled 1 MiB read buffer (a frame is at most 64 KiB + 24): every sync reads the WAL, and a
+  // fresh megabyte each time costs page faults and resident memory until the garbage collector runs.
+  const buffer = readBuffer();
+  const size = Math.floor(READ_BUFFER_BYTES / frameSize) * frameSize;
+  const bytes = buffer.subarray(0, size);
+  const words = new Int32Array(buffer.buffer, 0, size / 4);
   try {
     let at = offset;
     for (;;) {
@@ -47,7 +40,7 @@ export async function* readFrameChunks(
       at += got;
     }
   } finally {
-    if (spare.length < MAX_SPARE) spare.push(buffer);
+    recycleReadBuffer(buffer);
   }
 }
 
