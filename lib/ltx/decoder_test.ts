@@ -278,6 +278,29 @@ Deno.test("LtxDecoder checks the page index against the frames even with a valid
   );
 });
 
+Deno.test("a block that decompresses to other than a page is refused, read page by page or in batches", async () => {
+  const header = makeHeader({ flags: 0, commit: 2 }); // 512-byte pages
+  for (const size of [100, 511, 513]) {
+    // A short page decodes and is the wrong size; a long one overflows the page and does not decode.
+    const why = size < 512 ? `decompresses to ${size} bytes, not 512` : "does not decompress";
+    // The file checksum covers the short data, so only the page-size check can catch it.
+    const bytes = assemble(header, [{ pgno: 1, data: patternPage(512, 1) }, {
+      pgno: 2,
+      data: patternPage(size, 2),
+    }]);
+    await assertCorrupt(
+      bytes,
+      new RegExp(`page 2 ${why}`),
+      `readPage ${size}`,
+    );
+    await assert.rejects(
+      decodeInBatches(bytes, 1024, {}),
+      new RegExp(`page 2 ${why}`),
+      `forEachBatch ${size}`,
+    );
+  }
+});
+
 Deno.test("LtxDecoder verifies the post-apply checksum of checksummed snapshots", async () => {
   const bytes = fixture("v052/snapshot-checksum.ltx").slice();
   const { pages } = await decodeLtx(bytes);
