@@ -5,7 +5,9 @@
 import type { Readable } from "node:stream";
 import type { BlockBlobClient, BlockBlobUploadOptions, ContainerClient } from "@azure/storage-blob";
 import type { AbsSpec } from "../config/abs_url.ts";
+import { partBuffers } from "../util/buffer_pool.ts";
 import { NotFoundError, StorageError } from "../util/errors.ts";
+import { recycleReadBuffer } from "../util/read_buffers.ts";
 import { type Layout, ltxDirLayout } from "./layout.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
 import { compareLtxFiles } from "./store.ts";
@@ -167,7 +169,8 @@ export class AbsStore implements ReplicaStore {
   /** One Put Blob: L0 files and small snapshots. */
   async #putWhole(blob: BlockBlobClient, body: WriteBody, options: BlockBlobUploadOptions): Promise<number> {
     const blocks: Uint8Array[] = [];
-    for await (const block of blocksOf(body.open(), Math.max(1, body.sizeBytes))) {
+    const whole = () => new Uint8Array(Math.max(1, body.sizeBytes));
+    for await (const block of blocksOf(body.open(), whole)) {
       blocks.push(block);
       if (blocks.length > 1) break;
     }
@@ -195,14 +198,18 @@ export class AbsStore implements ReplicaStore {
     const inFlight = new Set<Promise<void>>();
     let failure: { error: unknown } | undefined;
     let total = 0;
+    const pool = partBuffers(this.#blockSize, this.#spec.maxConnections + 1);
     try {
-      for await (const block of blocksOf(body.open(), this.#blockSize)) {
+      for await (const block of blocksOf(body.open(), () => pool.take())) {
         total += block.length;
         if (total > body.sizeBytes) throw this.#sizeMismatch(blob.name, body);
         const id = btoa(`${tag}-${String(ids.length).padStart(6, "0")}`);
         ids.push(id);
         const staged: Promise<void> = blob.stageBlock(id, block, block.length, { abortSignal }).then(
-          () => void inFlight.delete(staged),
+          () => {
+            inFlight.delete(staged);
+            pool.give(block); // the service has it all; a failed block's buffer is never reused
+          },
           (error) => {
             inFlight.delete(staged);
             failure ??= { error };
@@ -349,11 +356,18 @@ export function formatTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/\.?0+Z$/, "Z");
 }
 
-/** Cuts a byte stream into blocks of `size` (the last one shorter); cancels the source on early exit. */
-async function* blocksOf(stream: ReadableStream<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+/**
+ * Cuts a byte stream into blocks from `fresh` (the last one shorter); cancels the source on early exit.
+ * Recycled read buffers go back once copied.
+ */
+async function* blocksOf(
+  stream: ReadableStream<Uint8Array>,
+  fresh: () => Uint8Array,
+): AsyncGenerator<Uint8Array> {
   const reader = stream.getReader();
   try {
-    let block = new Uint8Array(size);
+    let block = fresh();
+    const size = block.length;
     let filled = 0;
     for (;;) {
       const { done, value } = await reader.read();
@@ -366,10 +380,11 @@ async function* blocksOf(stream: ReadableStream<Uint8Array>, size: number): Asyn
         chunk = chunk.subarray(n);
         if (filled === size) {
           yield block;
-          block = new Uint8Array(size);
+          block = fresh();
           filled = 0;
         }
       }
+      recycleReadBuffer(value);
     }
     if (filled > 0) yield block.subarray(0, filled);
   } finally {

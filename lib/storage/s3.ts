@@ -1,13 +1,14 @@
 /**
  * The s3:// replica store on the AWS SDK: Litestream v0.5's layout (`<path>/<level %04x>/<min>-<max>.ltx`)
  * and `litestream-timestamp` metadata. Small files go up in one PUT with a Content-Length, larger ones as a
- * multipart upload; reads are ranged GETs; deletes are batched. It uses only ListBucket, GetObject (and
+ * multipart upload (s3_multipart.ts); reads are ranged GETs; deletes are batched. It uses only ListBucket, GetObject (and
  * HEAD), PutObject, DeleteObject and GetBucketLocation, so a narrow IAM policy suffices.
  */
 import type { S3Client, StorageClass } from "@aws-sdk/client-s3";
 import type { S3Spec } from "../config/s3_url.ts";
 import { NotFoundError, StorageError } from "../util/errors.ts";
 import { Logger } from "../util/log.ts";
+import { recycleReadBuffer } from "../util/read_buffers.ts";
 import { hexLevelLayout, type Layout } from "./layout.ts";
 import { readS3Env, type S3Credentials, s3Credentials, type S3Env } from "./s3_credentials.ts";
 import { s3Failure } from "./s3_errors.ts";
@@ -137,25 +138,16 @@ export class S3Store implements ReplicaStore {
       await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }));
     } else {
       const client = await this.#getClient();
-      let badBody: StorageError | undefined; // reported instead of the abort's own failure
-      const upload = new (await sdk()).Upload({
-        client,
-        params: {
-          ...params,
-          Body: body.open().pipeThrough(exactLength(body.sizeBytes, what, (err) => (badBody = err))),
-        },
-        partSize,
-        queueSize: this.spec.concurrency ?? DEFAULT_CONCURRENCY,
-        leavePartsOnError: false,
-      });
-      const abort = () => void upload.abort().catch(() => {});
-      signal?.addEventListener("abort", abort, { once: true });
+      const { uploadMultipart } = await sdk();
       try {
-        await upload.done();
+        await uploadMultipart(client, params, body.open(), body.sizeBytes, {
+          partSize,
+          concurrency: this.spec.concurrency ?? DEFAULT_CONCURRENCY,
+          what,
+          signal,
+        });
       } catch (err) {
-        throw badBody ?? this.#fail(err, what, signal);
-      } finally {
-        signal?.removeEventListener("abort", abort);
+        throw this.#fail(err, what, signal);
       }
     }
     return {
@@ -285,22 +277,15 @@ async function readExactly(
   for await (const chunk of stream.pipeThrough(exactLength(size, what))) {
     out.set(chunk, at);
     at += chunk.length;
+    recycleReadBuffer(chunk);
   }
   return out;
 }
 
 /** Passes bytes through, failing the stream when it carries more or fewer than `size`. */
-function exactLength(
-  size: number,
-  what: string,
-  onError?: (err: StorageError) => void,
-): TransformStream<Uint8Array, Uint8Array> {
+function exactLength(size: number, what: string): TransformStream<Uint8Array, Uint8Array> {
   let seen = 0;
-  const fail = () => {
-    const err = new StorageError(`Cannot ${what}: got ${seen} bytes, expected ${size}`);
-    onError?.(err);
-    return err;
-  };
+  const fail = () => new StorageError(`Cannot ${what}: got ${seen} bytes, expected ${size}`);
   return new TransformStream({
     transform(chunk, controller) {
       seen += chunk.length;

@@ -9,5 +9,5 @@ export {
   ListObjectsV2Command,
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
-export { Upload } from "@aws-sdk/lib-storage";
+export { uploadMultipart } from "./s3_multipart.ts";
 export { createS3Client } from "./s3_client.ts";

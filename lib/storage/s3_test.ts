@@ -8,6 +8,7 @@ import { startS3Server } from "../../tests/helpers/s3_server.ts";
 import { formatLtxTimestamp, parseLtxTimestamp, S3Store, type S3StoreOptions } from "./s3.ts";
 import { s3Credentials } from "./s3_client.ts";
 import { s3Failure } from "./s3_errors.ts";
+import { MAX_PARTS, partSizeFor } from "./s3_multipart.ts";
 import { bytesBody, type WriteBody } from "./store.ts";
 import { runStoreConformance } from "./store_conformance.ts";
 
@@ -143,10 +144,62 @@ Deno.test("S3Store uploads a body above the part size in parts, byte for byte", 
     // A body shorter than announced fails and leaves no object behind.
     const short = { level: 9, minTxid: 1n, maxTxid: 0x30n, createdAt: 0 };
     await assert.rejects(() => store.write(short, chunkedBody(data, data.length + 1)), /expected/);
+    // So does one longer than announced, and the upload is aborted (a DELETE with its upload id).
+    const long = { level: 9, minTxid: 1n, maxTxid: 0x31n, createdAt: 0 };
+    const deletes = proxy.counts().byMethod.DELETE ?? 0;
+    await assert.rejects(() => store.write(long, chunkedBody(data, data.length - 1)), /expected/);
+    assert.equal((proxy.counts().byMethod.DELETE ?? 0) - deletes, 1, "abort multipart upload");
     assert.deepEqual((await store.list(9)).map((f) => f.maxTxid), [0x20n, 0x21n]);
   } finally {
     await proxy.close();
   }
+});
+
+Deno.test("S3Store: a part that keeps failing aborts the upload and leaves no object", async () => {
+  const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const store = await newStore(
+      { partSize: 5 * 1024 * 1024, concurrency: 2 },
+      { maxAttempts: 1 },
+      proxy.url,
+    );
+    const data = randomBytes(11 * 1024 * 1024);
+    const ref = { level: 9, minTxid: 1n, maxTxid: 0x40n, createdAt: 0 };
+    let calls = 0;
+    const failing: WriteBody = {
+      sizeBytes: data.length,
+      open: () =>
+        new ReadableStream({
+          pull(controller) {
+            // The second part's bytes arrive after the first part is on its way: then every request fails.
+            if (calls++ === 6) proxy.setFaults({ errorRate: 1 });
+            const at = (calls - 1) * 1024 * 1024;
+            if (at >= data.length) controller.close();
+            else controller.enqueue(data.slice(at, at + 1024 * 1024));
+          },
+        }),
+    };
+    await assert.rejects(() => store.write(ref, failing), (err: unknown) => {
+      assert.ok(err instanceof StorageError && err.retriable, String(err));
+      assert.match(err.message, /InternalError/);
+      return true;
+    });
+    proxy.clear();
+    assert.deepEqual(await store.list(9), []);
+  } finally {
+    await proxy.close();
+  }
+});
+
+Deno.test("partSizeFor keeps the configured size up to 10,000 parts, then grows in whole MiB", () => {
+  const mib = 1024 * 1024;
+  assert.equal(partSizeFor(10 * mib, 5 * mib), 5 * mib);
+  assert.equal(partSizeFor(MAX_PARTS * 5 * mib, 5 * mib), 5 * mib);
+  const big = 100 * 1024 * mib;
+  const size = partSizeFor(big, 5 * mib);
+  assert.equal(size % mib, 0);
+  assert.ok(Math.ceil(big / size) <= MAX_PARTS && size < 12 * mib, String(size));
+  assert.equal(partSizeFor(1, 1024), 5 * mib, "S3's minimum part size");
 });
 
 Deno.test("S3Store: a missing bucket is one clear, final error naming it", async () => {
