@@ -1,8 +1,8 @@
 /**
  * Rebuilds a database from a restore plan: applies the files in TXID order into `<out>.tmp` (newer pages
  * overwrite older ones, as a merge would), checks that every page 1..commit arrived and every checksum
- * holds, truncates to the final size, fsyncs and renames. Memory stays bounded: large files stream,
- * small ones are fetched ahead, `parallelism` at a time.
+ * holds, truncates to the final size, fsyncs and renames. Memory stays bounded: files are fetched ahead,
+ * `parallelism` at a time, while they fit in a byte budget; a file larger than the budget streams.
  */
 import { DatabaseSync } from "node:sqlite";
 import { LtxDecoder } from "../ltx/decoder.ts";
@@ -14,7 +14,7 @@ import { planRestore, type RestoreTarget } from "./restore_plan.ts";
 import { removeIfExists, syncDir } from "../util/fs.ts";
 import { dirname } from "node:path";
 import { openResumable } from "./resumable.ts";
-import { bytesStream, readAllBytes } from "../util/streams.ts";
+import { chunksStream, readAllChunks } from "../util/streams.ts";
 import { PageWritePool } from "./page_write_pool.ts";
 import { PageWriter } from "./page_writer.ts";
 
@@ -23,8 +23,8 @@ export type IntegrityCheck = "none" | "quick" | "full";
 export interface RestoreOptions {
   /** Concurrent downloads. @default 8 */
   parallelism?: number;
-  /** Files up to this size are fetched ahead into memory. @default 8 MiB */
-  prefetchMaxBytes?: number;
+  /** Bytes of files fetched ahead into memory at most; larger files stream when their turn comes. @default 32 MiB */
+  prefetchBudgetBytes?: number;
   /** @default "none" */
   integrityCheck?: IntegrityCheck;
   /** Files this large are decoded by Workers beside this thread; smaller ones inline. @default 32 MiB */
@@ -47,7 +47,7 @@ export async function restoreToFile(
   outPath: string,
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
-  const { parallelism = 8, prefetchMaxBytes = 8 << 20, integrityCheck = "none", signal } = options;
+  const { parallelism = 8, prefetchBudgetBytes = 32 << 20, integrityCheck = "none", signal } = options;
   const { parallelMinBytes = 32 << 20, workers = Math.min(3, (navigator.hardwareConcurrency || 1) - 1) } =
     options;
   for (const file of plan) {
@@ -57,13 +57,16 @@ export async function restoreToFile(
   }
   const tmp = `${outPath}.tmp`;
   await removeIfExists(tmp);
-  const fetched = new Map<number, Promise<Uint8Array>>();
+  const fetched = new Map<number, Promise<Uint8Array[]>>();
   let nextToFetch = 0;
+  let heldBytes = 0; // of files fetched ahead and not yet decoded
   const prefetch = (upTo: number) => {
     for (; nextToFetch < plan.length && nextToFetch <= upTo; nextToFetch++) {
       const file = plan[nextToFetch]!;
-      if (file.sizeBytes > prefetchMaxBytes) continue; // streamed when its turn comes
-      const p = readAllBytes(openResumable(store, file, { signal }));
+      if (file.sizeBytes > prefetchBudgetBytes) continue; // streamed when its turn comes
+      if (heldBytes + file.sizeBytes > prefetchBudgetBytes) break; // fetched once earlier ones are done
+      heldBytes += file.sizeBytes;
+      const p = readAllChunks(openResumable(store, file, { signal }));
       p.catch(() => {}); // observed when its turn comes
       fetched.set(nextToFetch, p);
     }
@@ -79,8 +82,8 @@ export async function restoreToFile(
       signal?.throwIfAborted();
       prefetch(i + parallelism - 1);
       const file = plan[i]!;
-      const bytes = fetched.get(i);
-      const stream = bytes ? bytesStream(await bytes) : openResumable(store, file, { signal });
+      const chunks = fetched.get(i);
+      const stream = chunks ? chunksStream(await chunks) : openResumable(store, file, { signal });
       fetched.delete(i);
       const decoder = new LtxDecoder(stream, { name: describe(store, file) });
       const header = await decoder.readHeader();
@@ -119,6 +122,7 @@ export async function restoreToFile(
         await decoder.forEachPage((pgno, data) => writer!.put(pgno, data));
       }
       await decoder.finish();
+      if (chunks) heldBytes -= file.sizeBytes;
     }
     await pool?.close();
     await writer!.drain();
