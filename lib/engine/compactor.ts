@@ -8,7 +8,8 @@ import { compactLtx } from "../ltx/merge.ts";
 import { formatTxid, ltxFileName } from "../ltx/txid.ts";
 import type { LtxFileInfo, ReplicaStore } from "../storage/store.ts";
 import { BufferedFileWriter, removeIfExists } from "../util/fs.ts";
-import { openLazily } from "../util/streams.ts";
+import { fileChunks } from "../util/file_chunks.ts";
+import { openLazily, yielding } from "../util/streams.ts";
 import { join } from "node:path";
 import { openResumable } from "./resumable.ts";
 
@@ -89,7 +90,8 @@ export async function compactRun(
       {
         sizeBytes,
         localPath: scratch,
-        open: () => openLazily(async () => (await Deno.open(scratch, { read: true })).readable),
+        // The upload, too, waits while a shipment is due: a large merge must not hold back the next L0.
+        open: () => yielding(openLazily(async () => fileChunks(await Deno.open(scratch))), options.yieldTo),
       },
       options.signal,
     );

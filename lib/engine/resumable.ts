@@ -1,12 +1,19 @@
-/** A download that survives broken connections: on a read error it re-opens the file at the byte it reached. */
+/**
+ * A download that survives broken connections: on a read error, or when no byte arrives for a while (a
+ * connection that went silent never errors), it re-opens the file at the byte it reached.
+ */
 import type { LtxFileRef, ReplicaStore } from "../storage/store.ts";
 import { isRetriableError } from "../storage/retry.ts";
+import { StorageError } from "../util/errors.ts";
+import { ltxFileName } from "../ltx/txid.ts";
 
 export interface ResumableOptions {
   /** Re-opens allowed after errors. @default 5 */
   retries?: number;
   /** First wait before re-opening, doubled each time. @default 250 */
   backoffMs?: number;
+  /** A read that brings nothing for this long counts as a broken connection. @default 60_000 */
+  idleTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -15,7 +22,7 @@ export function openResumable(
   file: LtxFileRef,
   options: ResumableOptions = {},
 ): ReadableStream<Uint8Array> {
-  const { retries = 5, backoffMs = 250, signal } = options;
+  const { retries = 5, backoffMs = 250, idleTimeoutMs = 60_000, signal } = options;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let offset = 0;
   let attempts = 0;
@@ -24,7 +31,7 @@ export function openResumable(
       for (;;) {
         try {
           reader ??= (await store.open(file, offset > 0 ? { offset } : undefined, signal)).getReader();
-          const { done, value } = await reader.read();
+          const { done, value } = await readWithin(reader, idleTimeoutMs, file);
           if (done) return controller.close();
           offset += value.length;
           controller.enqueue(value);
@@ -42,4 +49,24 @@ export function openResumable(
       await reader?.cancel(reason);
     },
   });
+}
+
+/** One read, failing (retriably) when nothing arrives within `ms`. */
+async function readWithin<T>(
+  reader: ReadableStreamDefaultReader<T>,
+  ms: number,
+  file: LtxFileRef,
+): Promise<ReadableStreamReadResult<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const name = `L${file.level}/${ltxFileName(file.minTxid, file.maxTxid)}`;
+      reject(new StorageError(`no data for ${ms / 1000} s while reading ${name}`, { retriable: true }));
+    }, ms);
+  });
+  try {
+    return await Promise.race([reader.read(), silent]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

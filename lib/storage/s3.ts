@@ -5,6 +5,7 @@
  * HEAD), PutObject, DeleteObject and GetBucketLocation, so a narrow IAM policy suffices.
  */
 import type { S3Client, StorageClass } from "@aws-sdk/client-s3";
+import type { S3Clients } from "./s3_client.ts";
 import type { S3Spec } from "../config/s3_url.ts";
 import { NotFoundError, StorageError } from "../util/errors.ts";
 import { Logger } from "../util/log.ts";
@@ -44,7 +45,7 @@ export class S3Store implements ReplicaStore {
   readonly spec: S3Spec;
   #layout: Layout;
   #options: S3StoreOptions;
-  #client: Promise<S3Client> | undefined;
+  #clients: Promise<S3Clients> | undefined;
   #credentials: S3Credentials | undefined;
 
   constructor(spec: S3Spec, options: S3StoreOptions = {}) {
@@ -108,7 +109,7 @@ export class S3Store implements ReplicaStore {
     const Range = offset > 0 || end !== "" ? `bytes=${offset}-${end}` : undefined;
     const what = `read "${key}"`;
     const command = new (await sdk()).GetObjectCommand({ Bucket: this.spec.bucket, Key: key, Range });
-    const out = await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }));
+    const out = await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }), "downloads");
     if (!out.Body) throw new StorageError(`Cannot ${what} in ${this.describe()}: empty response`);
     return mapErrors(out.Body.transformToWebStream(), (err) => this.#fail(err, what, signal));
   }
@@ -217,8 +218,9 @@ export class S3Store implements ReplicaStore {
     what: string,
     signal: AbortSignal | undefined,
     run: (client: S3Client) => Promise<T>,
+    use: keyof S3Clients = "client",
   ): Promise<T> {
-    const client = await this.#getClient();
+    const client = (await this.#getClients())[use];
     try {
       return await run(client);
     } catch (err) {
@@ -226,18 +228,22 @@ export class S3Store implements ReplicaStore {
     }
   }
 
-  #getClient(): Promise<S3Client> {
-    this.#client ??= sdk().then(({ createS3Client }) =>
-      createS3Client(this.spec, {
+  async #getClient(): Promise<S3Client> {
+    return (await this.#getClients()).client;
+  }
+
+  #getClients(): Promise<S3Clients> {
+    this.#clients ??= sdk().then(({ createS3Clients }) =>
+      createS3Clients(this.spec, {
         where: this.describe(),
         maxAttempts: this.#options.maxAttempts ?? 3,
         ...(this.#credentials ? { credentials: this.#credentials } : {}),
       })
     ).catch((err) => {
-      this.#client = undefined; // a failed region lookup is tried again on the next call
+      this.#clients = undefined; // a failed region lookup is tried again on the next call
       throw err;
     });
-    return this.#client;
+    return this.#clients;
   }
 
   #fail(err: unknown, what: string, signal?: AbortSignal): Error {

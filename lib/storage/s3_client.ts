@@ -4,6 +4,7 @@
  */
 import { GetBucketLocationCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
+import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import { Agent as HttpsAgent } from "node:https";
 import type { S3Spec } from "../config/s3_url.ts";
 import { s3Failure } from "./s3_errors.ts";
@@ -54,8 +55,19 @@ export function s3ClientConfig(spec: S3Spec, options: S3ClientOptions): S3Client
   return config;
 }
 
-/** A ready client: the spec's region, else the bucket's (GetBucketLocation), else us-east-1 with redirects. */
-export async function createS3Client(spec: S3Spec, options: S3ClientOptions): Promise<S3Client> {
+/** The clients an S3Store sends through: one for everything, one for downloads. */
+export interface S3Clients {
+  client: S3Client;
+  /**
+   * GetObject through Deno's native fetch: node:http's parser runs in script and was a tenth of a restore's
+   * time. The same client as `client` where TLS verification is off (fetch cannot skip it per request).
+   * A response that stops mid-body is the reader's to notice (openResumable's idle timeout).
+   */
+  downloads: S3Client;
+}
+
+/** Ready clients: the spec's region, else the bucket's (GetBucketLocation), else us-east-1 with redirects. */
+export async function createS3Clients(spec: S3Spec, options: S3ClientOptions): Promise<S3Clients> {
   const config = s3ClientConfig(spec, options);
   let region = spec.region;
   if (!region) {
@@ -67,7 +79,12 @@ export async function createS3Client(spec: S3Spec, options: S3ClientOptions): Pr
   }
   const client = new S3Client({ ...config, region });
   addRequestTweaks(client, spec);
-  return client;
+  if (spec.skipVerify) return { client, downloads: client };
+  // Connecting and the response head within 60 s, as the node handler's socket timeout allows.
+  const requestHandler = new FetchHttpHandler({ requestTimeout: 60_000 });
+  const downloads = new S3Client({ ...config, region, requestHandler });
+  addRequestTweaks(downloads, spec);
+  return { client, downloads };
 }
 
 /** The bucket's region, or undefined when the policy does not allow asking (s3:GetBucketLocation). */

@@ -10,4 +10,4 @@ export {
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 export { uploadMultipart } from "./s3_multipart.ts";
-export { createS3Client } from "./s3_client.ts";
+export { createS3Clients } from "./s3_client.ts";

@@ -16,6 +16,24 @@ export function openLazily(open: () => Promise<ReadableStream<Uint8Array>>): Rea
   });
 }
 
+/** Passes `stream` through, awaiting `yieldTo` before each chunk (none: the stream itself). */
+export function yielding(
+  stream: ReadableStream<Uint8Array>,
+  yieldTo?: () => Promise<void>,
+): ReadableStream<Uint8Array> {
+  if (!yieldTo) return stream;
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      await yieldTo();
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
 /** Reads a whole stream into one buffer. */
 export async function readAllBytes(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
