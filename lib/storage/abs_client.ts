@@ -2,7 +2,13 @@
  * The @azure/storage-blob client for a resolved connection. Loaded on a store's first call, so commands
  * that use no Azure replica do not pay for the SDKs' import (about 170 ms).
  */
-import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import {
+  AnonymousCredential,
+  type BlobClient,
+  BlobSASPermissions,
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+} from "@azure/storage-blob";
 import { DefaultAzureCredential } from "@azure/identity";
 import type { AbsConnection } from "./abs_auth.ts";
 
@@ -46,4 +52,22 @@ function withTokenTimeout(credential: TokenCredential, timeoutMs: number): Token
       });
     },
   };
+}
+
+/**
+ * A URL that reads `blob` by itself, for a plain fetch: the blob's own with a SAS connection, a read-only
+ * SAS signed here (one hour) with an account key; undefined for token credentials.
+ */
+export async function readUrl(blob: BlobClient, connection: AbsConnection): Promise<string | undefined> {
+  switch (connection.auth.method) {
+    case "sas":
+      return blob.url;
+    case "shared-key":
+      return await blob.generateSasUrl({
+        permissions: BlobSASPermissions.parse("r"),
+        expiresOn: new Date(Date.now() + 3600_000),
+      });
+    case "default":
+      return undefined;
+  }
 }

@@ -6,6 +6,7 @@ import { NotFoundError, StorageError, UsageError } from "../util/errors.ts";
 import { AbsStore, formatTimestamp, resolveAbsConnection } from "./abs.ts";
 import { bytesBody, type WriteBody } from "./store.ts";
 import { runStoreConformance } from "./store_conformance.ts";
+import { freePort } from "../../tests/helpers/s3_server.ts";
 
 // One server for the whole file; the last test stops it.
 const azurite = await startAzurite();
@@ -349,6 +350,33 @@ Deno.test({
       await accepting;
     }
   },
+});
+
+Deno.test("AbsStore reads by a signed URL: partial ranges, and a refused connection names neither key nor SAS", async () => {
+  const container = await newContainer();
+  for (const env of [KEY_ENV, { LITESTREAM_AZURE_SAS_TOKEN: azurite.sasToken(container) }]) {
+    const store = new AbsStore(specFor(container), { env });
+    const ref = { level: 0, minTxid: 7n, maxTxid: 7n };
+    await store.write({ ...ref, createdAt: 0 }, bytesBody(patterned(5000)));
+    assert.deepEqual(await readAll(await store.open(ref, { offset: 4000 })), patterned(5000).subarray(4000));
+    assert.deepEqual(
+      await readAll(await store.open(ref, { offset: 10, length: 20 })),
+      patterned(30).subarray(10),
+    );
+    const dead = new AbsStore(
+      specFor(container, { endpoint: `http://127.0.0.1:${freePort()}/${AZURITE_ACCOUNT}` }),
+      {
+        env,
+      },
+    );
+    await assert.rejects(() => dead.open(ref), (err: unknown) => {
+      assert.ok(err instanceof StorageError && err.retriable, String(err));
+      assert.match(err.message, /network error/);
+      assert.ok(!/sig=|se=/.test(err.message) && !err.message.includes(AZURITE_KEY), err.message);
+      assert.ok(!err.message.includes("\n"));
+      return true;
+    });
+  }
 });
 
 Deno.test({
