@@ -7,10 +7,10 @@ import type { BlockBlobClient, BlockBlobUploadOptions, ContainerClient } from "@
 import type { AbsSpec } from "../config/abs_url.ts";
 import { partBuffers } from "../util/buffer_pool.ts";
 import { NotFoundError, StorageError } from "../util/errors.ts";
-import { recycleReadBuffer } from "../util/read_buffers.ts";
 import { type Layout, ltxDirLayout } from "./layout.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
 import { compareLtxFiles } from "./store.ts";
+import { readWhole, sendInParts } from "./upload_parts.ts";
 import {
   type AbsConnection,
   credentialProblem,
@@ -203,14 +203,7 @@ export class AbsStore implements ReplicaStore {
 
   /** One Put Blob: L0 files and small snapshots. */
   async #putWhole(blob: BlockBlobClient, body: WriteBody, options: BlockBlobUploadOptions): Promise<number> {
-    const blocks: Uint8Array[] = [];
-    const whole = () => new Uint8Array(Math.max(1, body.sizeBytes));
-    for await (const block of blocksOf(body.open(), whole)) {
-      blocks.push(block);
-      if (blocks.length > 1) break;
-    }
-    const data = blocks[0] ?? new Uint8Array(0);
-    if (blocks.length > 1 || data.length !== body.sizeBytes) throw this.#sizeMismatch(blob.name, body);
+    const data = await readWhole(body.open(), body.sizeBytes, `upload "${blob.name}" to ${this.describe()}`);
     await blob.upload(data, data.length, options);
     return data.length;
   }
@@ -225,47 +218,23 @@ export class AbsStore implements ReplicaStore {
     options: BlockBlobUploadOptions,
     signal?: AbortSignal,
   ): Promise<number> {
-    const stop = new AbortController();
-    const abortSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     // A fresh prefix per attempt keeps a failed attempt's uncommitted blocks out of this one's list.
     const tag = crypto.randomUUID().slice(0, 8);
     const ids: string[] = [];
-    const inFlight = new Set<Promise<void>>();
-    let failure: { error: unknown } | undefined;
-    let total = 0;
-    const pool = partBuffers(this.#blockSize, this.#spec.maxConnections + 1);
-    try {
-      for await (const block of blocksOf(body.open(), () => pool.take())) {
-        total += block.length;
-        if (total > body.sizeBytes) throw this.#sizeMismatch(blob.name, body);
-        const id = btoa(`${tag}-${String(ids.length).padStart(6, "0")}`);
-        ids.push(id);
-        const staged: Promise<void> = blob.stageBlock(id, block, block.length, { abortSignal }).then(
-          () => {
-            inFlight.delete(staged);
-            pool.give(block); // the service has it all; a failed block's buffer is never reused
-          },
-          (error) => {
-            inFlight.delete(staged);
-            failure ??= { error };
-            stop.abort();
-          },
-        );
-        inFlight.add(staged);
-        if (inFlight.size >= this.#spec.maxConnections) await Promise.race(inFlight);
-        if (failure) throw failure.error;
-      }
-      await Promise.all(inFlight);
-      if (failure) throw failure.error;
-    } catch (err) {
-      failure ??= { error: err };
-      stop.abort();
-      await Promise.allSettled(inFlight);
-      throw failure.error;
-    }
-    if (total !== body.sizeBytes) throw this.#sizeMismatch(blob.name, body);
+    const concurrency = this.#spec.maxConnections;
+    await sendInParts(body.open(), {
+      sizeBytes: body.sizeBytes,
+      pool: partBuffers(this.#blockSize, concurrency + 1),
+      concurrency,
+      what: `upload "${blob.name}" to ${this.describe()}`,
+      signal,
+    }, (block, index, abortSignal) => {
+      const id = btoa(`${tag}-${String(index).padStart(6, "0")}`);
+      ids[index] = id;
+      return blob.stageBlock(id, block, block.length, { abortSignal }).then(() => {});
+    });
     await blob.commitBlockList(ids, options);
-    return total;
+    return body.sizeBytes;
   }
 
   /** Blob batch, 256 deletes per request; false when the account does not support batches. */
@@ -304,12 +273,6 @@ export class AbsStore implements ReplicaStore {
     };
     const workers = Array.from({ length: Math.min(this.#spec.maxConnections, keys.length) }, worker);
     await Promise.all(workers);
-  }
-
-  #sizeMismatch(key: string, body: WriteBody): StorageError {
-    return new StorageError(
-      `Cannot upload "${key}" to ${this.describe()}: the body did not have the ${body.sizeBytes} bytes announced`,
-    );
   }
 
   /** Native errors → StorageError; the message names the key and the replica and never holds a secret. */
@@ -389,40 +352,4 @@ function isRetriableStatus(status: number): boolean {
 /** Go's time.RFC3339Nano for a millisecond instant, as Litestream writes it: trailing zeros trimmed. */
 export function formatTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/\.?0+Z$/, "Z");
-}
-
-/**
- * Cuts a byte stream into blocks from `fresh` (the last one shorter); cancels the source on early exit.
- * Recycled read buffers go back once copied.
- */
-async function* blocksOf(
-  stream: ReadableStream<Uint8Array>,
-  fresh: () => Uint8Array,
-): AsyncGenerator<Uint8Array> {
-  const reader = stream.getReader();
-  try {
-    let block = fresh();
-    const size = block.length;
-    let filled = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      let chunk = value;
-      while (chunk.length > 0) {
-        const n = Math.min(chunk.length, size - filled);
-        block.set(chunk.subarray(0, n), filled);
-        filled += n;
-        chunk = chunk.subarray(n);
-        if (filled === size) {
-          yield block;
-          block = fresh();
-          filled = 0;
-        }
-      }
-      recycleReadBuffer(value);
-    }
-    if (filled > 0) yield block.subarray(0, filled);
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
 }

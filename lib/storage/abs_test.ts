@@ -157,7 +157,7 @@ Deno.test("AbsStore refuses a body that is not the announced size, and writes no
     const body = { sizeBytes: announced!, open: () => bytesBody(patterned(actual!)).open() };
     await assert.rejects(
       () => store.write({ level: 0, minTxid: 1n, maxTxid: 1n, createdAt: 0 }, body),
-      /did not have the \d+ bytes announced/,
+      /bytes, not the \d+ announced/,
     );
   }
   assert.deepEqual(await store.list(0), []);

@@ -9,12 +9,12 @@ import type { S3Clients } from "./s3_client.ts";
 import type { S3Spec } from "../config/s3_url.ts";
 import { NotFoundError, StorageError } from "../util/errors.ts";
 import { Logger } from "../util/log.ts";
-import { recycleReadBuffer } from "../util/read_buffers.ts";
 import { hexLevelLayout, type Layout } from "./layout.ts";
 import { readS3Env, type S3Credentials, s3Credentials, type S3Env } from "./s3_credentials.ts";
 import { s3Failure } from "./s3_errors.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
 import { compareLtxFiles } from "./store.ts";
+import { readWhole } from "./upload_parts.ts";
 
 export interface S3StoreOptions {
   /** Credential variables. @default readS3Env() */
@@ -130,7 +130,7 @@ export class S3Store implements ReplicaStore {
     const partSize = this.spec.partSize ?? DEFAULT_PART_SIZE;
     if (body.sizeBytes <= partSize) {
       // One PUT with a known Content-Length: no aws-chunked framing, no part buffers (Litestream #1327, #940).
-      const bytes = await readExactly(body.open(), body.sizeBytes, what);
+      const bytes = await readWhole(body.open(), body.sizeBytes, what);
       const command = new (await sdk()).PutObjectCommand({
         ...params,
         Body: bytes,
@@ -270,38 +270,6 @@ export function parseLtxTimestamp(text: string): number | undefined {
   const seconds = Date.parse(m[1]! + m[3]!.toUpperCase());
   if (Number.isNaN(seconds)) return undefined;
   return seconds + Number((m[2] ?? "").padEnd(3, "0").slice(0, 3));
-}
-
-/** Reads a body that must be exactly `size` bytes. */
-async function readExactly(
-  stream: ReadableStream<Uint8Array>,
-  size: number,
-  what: string,
-): Promise<Uint8Array> {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for await (const chunk of stream.pipeThrough(exactLength(size, what))) {
-    out.set(chunk, at);
-    at += chunk.length;
-    recycleReadBuffer(chunk);
-  }
-  return out;
-}
-
-/** Passes bytes through, failing the stream when it carries more or fewer than `size`. */
-function exactLength(size: number, what: string): TransformStream<Uint8Array, Uint8Array> {
-  let seen = 0;
-  const fail = () => new StorageError(`Cannot ${what}: got ${seen} bytes, expected ${size}`);
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.length;
-      if (seen > size) throw fail();
-      controller.enqueue(chunk);
-    },
-    flush() {
-      if (seen !== size) throw fail();
-    },
-  });
 }
 
 /** Re-throws a stream's read errors through `map`, so a broken download is a (retriable) StorageError. */

@@ -1,9 +1,8 @@
 /**
  * S3 multipart upload on the SDK's own commands. @aws-sdk/lib-storage did this before; its part chunker
  * joins incoming chunks with Buffer.concat, which on Deno's node:buffer copies in script (a third of the
- * replicator's CPU on a 20 MB/s load to s3rver). Here each part is a recycled buffer (util/buffer_pool.ts)
- * filled with native copies, at most `concurrency` parts are in flight, and any failure aborts the upload
- * so no parts linger.
+ * replicator's CPU on a 20 MB/s load to s3rver). Here parts are recycled buffers filled with native copies
+ * (upload_parts.ts), at most `concurrency` in flight, and any failure aborts the upload so no parts linger.
  */
 import type { ChecksumAlgorithm, CompletedPart, S3Client, StorageClass } from "@aws-sdk/client-s3";
 import {
@@ -14,7 +13,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { partBuffers } from "../util/buffer_pool.ts";
 import { StorageError } from "../util/errors.ts";
-import { recycleReadBuffer } from "../util/read_buffers.ts";
+import { sendInParts } from "./upload_parts.ts";
 
 /** S3's limits on a multipart upload. */
 export const MAX_PARTS = 10_000;
@@ -89,7 +88,7 @@ export async function uploadMultipart(
   }
 }
 
-/** Cuts the body into parts and uploads them, `concurrency` at a time; the completed parts in order. */
+/** Uploads the body's parts, `concurrency` at a time; the completed parts in order. */
 async function sendParts(
   client: S3Client,
   upload: { Bucket: string; Key: string; UploadId: string },
@@ -97,26 +96,19 @@ async function sendParts(
   sizeBytes: number,
   options: MultipartOptions,
 ): Promise<CompletedPart[]> {
-  const { partSize, signal } = options;
-  const stop = new AbortController();
-  const abortSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  const { partSize, concurrency, what, signal } = options;
   const done: CompletedPart[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let failure: { error: unknown } | undefined;
-  let partNumber = 0;
-  const pool = partBuffers(partSize, options.concurrency + 1);
-  const send = (data: Uint8Array) => {
-    const PartNumber = ++partNumber;
-    const sent: Promise<void> = client.send(
-      new UploadPartCommand({ ...upload, PartNumber, Body: data, ContentLength: data.length }),
-      { abortSignal },
-    ).then((out) => {
-      inFlight.delete(sent);
-      // The server has every byte; a failed part's buffer is never reused (a write may still be queued).
-      pool.give(data);
-      if (!out.ETag) {
-        throw new StorageError(`Cannot ${options.what}: part ${PartNumber} came back without an ETag`);
-      }
+  const pool = partBuffers(partSize, concurrency + 1);
+  await sendInParts(
+    body,
+    { sizeBytes, pool, concurrency, what, signal },
+    async (data, index, abortSignal) => {
+      const PartNumber = index + 1;
+      const out = await client.send(
+        new UploadPartCommand({ ...upload, PartNumber, Body: data, ContentLength: data.length }),
+        { abortSignal },
+      );
+      if (!out.ETag) throw new StorageError(`Cannot ${what}: part ${PartNumber} came back without an ETag`);
       done.push({
         PartNumber,
         ETag: out.ETag,
@@ -126,52 +118,7 @@ async function sendParts(
         ...(out.ChecksumSHA1 ? { ChecksumSHA1: out.ChecksumSHA1 } : {}),
         ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
       });
-    }).catch((error) => {
-      inFlight.delete(sent);
-      failure ??= { error };
-      stop.abort();
-    });
-    inFlight.add(sent);
-  };
-  const reader = body.getReader();
-  let part = pool.take();
-  let filled = 0;
-  let total = 0;
-  try {
-    for (;;) {
-      const { done: ended, value } = await reader.read();
-      if (ended) break;
-      total += value.length;
-      if (total > sizeBytes) break;
-      let chunk = value;
-      while (chunk.length > 0) {
-        const n = Math.min(chunk.length, part.length - filled);
-        part.set(chunk.subarray(0, n), filled);
-        filled += n;
-        chunk = chunk.subarray(n);
-        if (filled === part.length && total - chunk.length < sizeBytes) {
-          send(part);
-          part = pool.take();
-          filled = 0;
-          while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
-          if (failure) throw failure.error;
-        }
-      }
-      recycleReadBuffer(value);
-    }
-    if (total !== sizeBytes) {
-      throw new StorageError(`Cannot ${options.what}: got ${total} bytes, expected ${sizeBytes}`);
-    }
-    send(part.subarray(0, filled));
-    await Promise.all(inFlight);
-    if (failure) throw failure.error;
-  } catch (err) {
-    failure ??= { error: err };
-    stop.abort();
-    await Promise.allSettled(inFlight);
-    throw failure.error;
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
+    },
+  );
   return done.sort((a, b) => a.PartNumber! - b.PartNumber!);
 }

@@ -143,11 +143,11 @@ Deno.test("S3Store uploads a body above the part size in parts, byte for byte", 
     assert.equal(proxy.stats().requests - single, 1);
     // A body shorter than announced fails and leaves no object behind.
     const short = { level: 9, minTxid: 1n, maxTxid: 0x30n, createdAt: 0 };
-    await assert.rejects(() => store.write(short, chunkedBody(data, data.length + 1)), /expected/);
+    await assert.rejects(() => store.write(short, chunkedBody(data, data.length + 1)), /announced/);
     // So does one longer than announced, and the upload is aborted (a DELETE with its upload id).
     const long = { level: 9, minTxid: 1n, maxTxid: 0x31n, createdAt: 0 };
     const deletes = proxy.counts().byMethod.DELETE ?? 0;
-    await assert.rejects(() => store.write(long, chunkedBody(data, data.length - 1)), /expected/);
+    await assert.rejects(() => store.write(long, chunkedBody(data, data.length - 1)), /announced/);
     assert.equal((proxy.counts().byMethod.DELETE ?? 0) - deletes, 1, "abort multipart upload");
     assert.deepEqual((await store.list(9)).map((f) => f.maxTxid), [0x20n, 0x21n]);
   } finally {
