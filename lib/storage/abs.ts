@@ -73,8 +73,8 @@ export class AbsStore implements ReplicaStore {
 
   /** The SDK client, imported on first use. */
   #container(): Promise<ContainerClient> {
-    return this.#containerClient ??= import("./abs_client.ts").then(({ serviceClient }) =>
-      serviceClient(this.connection, this.#tokenTimeoutMs).getContainerClient(this.#spec.container)
+    return this.#containerClient ??= import("./abs_client.ts").then(async ({ serviceClient }) =>
+      (await serviceClient(this.connection, this.#tokenTimeoutMs)).getContainerClient(this.#spec.container)
     );
   }
 

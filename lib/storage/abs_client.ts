@@ -9,11 +9,14 @@ import {
   BlobServiceClient,
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
-import { DefaultAzureCredential } from "@azure/identity";
+import type { DefaultAzureCredential } from "@azure/identity";
 import type { AbsConnection } from "./abs_auth.ts";
 
-/** The blob service client for a resolved connection. */
-export function serviceClient(connection: AbsConnection, tokenTimeoutMs: number): BlobServiceClient {
+/** The blob service client for a resolved connection; @azure/identity (8 MiB) loads only for token credentials. */
+export async function serviceClient(
+  connection: AbsConnection,
+  tokenTimeoutMs: number,
+): Promise<BlobServiceClient> {
   const options = {
     // A little SDK retry for one request; the store-wide retry decorator does the rest.
     retryOptions: { maxTries: 3, retryDelayInMs: 250, maxRetryDelayInMs: 2000, tryTimeoutInMs: 5 * 60_000 },
@@ -30,6 +33,7 @@ export function serviceClient(connection: AbsConnection, tokenTimeoutMs: number)
         options,
       );
     case "default": {
+      const { DefaultAzureCredential } = await import("@azure/identity");
       const credential = new DefaultAzureCredential({ disableInstanceDiscovery: auth.customAuthority });
       return new BlobServiceClient(endpoint, withTokenTimeout(credential, tokenTimeoutMs), options);
     }
