@@ -11,6 +11,7 @@ import {
 } from "@azure/storage-blob";
 import type { DefaultAzureCredential } from "@azure/identity";
 import type { AbsConnection } from "./abs_auth.ts";
+import { nativeFetchTrustsTheSameCAs } from "./native_fetch.ts";
 
 /** The blob service client for a resolved connection; @azure/identity (8 MiB) loads only for token credentials. */
 export async function serviceClient(
@@ -60,9 +61,11 @@ function withTokenTimeout(credential: TokenCredential, timeoutMs: number): Token
 
 /**
  * A URL that reads `blob` by itself, for a plain fetch: the blob's own with a SAS connection, a read-only
- * SAS signed here (one hour) with an account key; undefined for token credentials.
+ * SAS signed here (one hour) with an account key; undefined for token credentials and where fetch may
+ * not trust the same certificates (native_fetch.ts).
  */
 export async function readUrl(blob: BlobClient, connection: AbsConnection): Promise<string | undefined> {
+  if (!nativeFetchTrustsTheSameCAs()) return undefined;
   switch (connection.auth.method) {
     case "sas":
       return blob.url;

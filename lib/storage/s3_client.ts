@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import { Agent as HttpsAgent } from "node:https";
 import type { S3Spec } from "../config/s3_url.ts";
+import { nativeFetchTrustsTheSameCAs } from "./native_fetch.ts";
 import { s3Failure } from "./s3_errors.ts";
 
 export { readS3Env, type S3Credentials, s3Credentials, type S3Env } from "./s3_credentials.ts";
@@ -60,7 +61,8 @@ export interface S3Clients {
   client: S3Client;
   /**
    * GetObject through Deno's native fetch: node:http's parser runs in script and was a tenth of a restore's
-   * time. The same client as `client` where TLS verification is off (fetch cannot skip it per request).
+   * time. The same client as `client` where TLS verification is off (fetch cannot skip it per request) or
+   * NODE_EXTRA_CA_CERTS is set (native_fetch.ts).
    * A response that stops mid-body is the reader's to notice (openResumable's idle timeout).
    */
   downloads: S3Client;
@@ -79,7 +81,7 @@ export async function createS3Clients(spec: S3Spec, options: S3ClientOptions): P
   }
   const client = new S3Client({ ...config, region });
   addRequestTweaks(client, spec);
-  if (spec.skipVerify) return { client, downloads: client };
+  if (spec.skipVerify || !nativeFetchTrustsTheSameCAs()) return { client, downloads: client };
   // Connecting and the response head within 60 s, as the node handler's socket timeout allows.
   const requestHandler = new FetchHttpHandler({ requestTimeout: 60_000 });
   const downloads = new S3Client({ ...config, region, requestHandler });
