@@ -1,6 +1,6 @@
 /**
  * S3 multipart upload on the SDK's own commands. @aws-sdk/lib-storage did this before; its part chunker
- * joins incoming chunks with Buffer.concat, which on Deno's node:buffer copies in script (a third of the
+ * joins incoming chunks with Buffer.concat, which on Deno's node:buffer copies in script (a sixth of the
  * replicator's CPU on a 20 MB/s load to s3rver). Here parts are recycled buffers filled with native copies
  * (upload_parts.ts), at most `concurrency` in flight, and any failure aborts the upload so no parts linger.
  */
