@@ -1,28 +1,36 @@
 /**
- * `deno task bench [core|restore|levels|encryption|peers|all]`: runs the benchmarks and prints one table of figures, with ratios
- * against the peer measured in the same run. Writes the table to bench-results.md with machine facts.
+ * `deno task bench [core|restore|levels|encryption|peers|all]...`: runs the benchmarks named (all by default) and
+ * prints one table of figures, with ratios against the peer measured in the same run. Writes the table to
+ * bench-results.md with machine facts.
  */
 import { benchLag, benchRestore, type Figure } from "./core.ts";
 import { benchLevelRestore, benchSnapshot } from "./levels.ts";
 import { benchEncryption } from "./encryption.ts";
 import { benchPeers, PEERS_NOTE } from "./peers.ts";
 
-const which = Deno.args[0] ?? "all";
+const named = new Set(Deno.args.length > 0 ? Deno.args : ["all"]);
+const BENCHES = ["all", "core", "restore", "levels", "encryption", "peers"];
+const unknown = [...named].filter((n) => !BENCHES.includes(n));
+if (unknown.length > 0) {
+  console.error(`walship bench: unknown benchmark "${unknown[0]}" (${BENCHES.join(", ")})`);
+  Deno.exit(2);
+}
+const runs = (name: string) => named.has("all") || named.has(name);
 const rows = Number(Deno.env.get("BENCH_ROWS") ?? 200_000);
 const restoreMiB = Number(Deno.env.get("BENCH_RESTORE_MIB") ?? 1024);
 const figures: Figure[] = [];
 const notes: string[] = [];
-if (which === "all" || which === "core") figures.push(...await benchLag(rows, 200));
-if (which === "all" || which === "restore") figures.push(...await benchRestore(restoreMiB));
-if (which === "all" || which === "levels") {
+if (runs("core")) figures.push(...await benchLag(rows, 200));
+if (runs("restore")) figures.push(...await benchRestore(restoreMiB));
+if (runs("levels")) {
   const sizes = (Deno.env.get("BENCH_SNAPSHOT_MIB") ?? "200,1024").split(",").map(Number);
   for (const mib of sizes) figures.push(...await benchSnapshot(mib));
   figures.push(...await benchLevelRestore());
 }
-if (which === "all" || which === "encryption") {
+if (runs("encryption")) {
   figures.push(...await benchEncryption(Number(Deno.env.get("BENCH_ENCRYPTION_BATCHES") ?? 240)));
 }
-if (which === "all" || which === "peers") {
+if (runs("peers")) {
   figures.push(...await benchPeers());
   notes.push(PEERS_NOTE);
 }
