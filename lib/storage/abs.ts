@@ -9,7 +9,8 @@ import { partBuffers } from "../util/buffer_pool.ts";
 import { NotFoundError, StorageError } from "../util/errors.ts";
 import { type Layout, ltxDirLayout } from "./layout.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
-import { compareLtxFiles } from "./store.ts";
+import { compareLtxFiles, rangeHeader } from "./store.ts";
+import { mapReadErrors } from "../util/streams.ts";
 import { readWhole, sendInParts } from "./upload_parts.ts";
 import {
   type AbsConnection,
@@ -135,12 +136,8 @@ export class AbsStore implements ReplicaStore {
    * notice (openResumable's idle timeout); the response head must come within 60 s.
    */
   async #fetchBlob(url: string, key: string, range?: ByteRange, signal?: AbortSignal) {
-    const offset = range?.offset ?? 0;
-    const headers: Record<string, string> = {};
-    if (offset > 0 || range?.length !== undefined) {
-      const end = range?.length === undefined ? "" : String(offset + range.length - 1);
-      headers.range = `bytes=${offset}-${end}`;
-    }
+    const bytes = rangeHeader(range);
+    const headers: Record<string, string> = bytes ? { range: bytes } : {};
     const head = AbortSignal.timeout(60_000);
     let response: Response;
     try {
@@ -154,8 +151,9 @@ export class AbsStore implements ReplicaStore {
         retriable: true,
       });
     }
-    if (response.status === 200 || response.status === 206) {
-      if (response.body) return response.body;
+    if ((response.status === 200 || response.status === 206) && response.body) {
+      // A body cut short fails with fetch's own error, which may repeat the URL: mapped like any other.
+      return mapReadErrors(response.body, (err) => this.#wrap(err, "read", key, signal));
     }
     await response.body?.cancel();
     const code = response.headers.get("x-ms-error-code") ?? undefined;

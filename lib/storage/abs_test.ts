@@ -7,6 +7,7 @@ import { AbsStore, formatTimestamp, resolveAbsConnection } from "./abs.ts";
 import { bytesBody, type WriteBody } from "./store.ts";
 import { runStoreConformance } from "./store_conformance.ts";
 import { freePort } from "../../tests/helpers/s3_server.ts";
+import { startFaultProxy } from "../../tests/helpers/fault_proxy.ts";
 
 // One server for the whole file; the last test stops it.
 const azurite = await startAzurite();
@@ -376,6 +377,27 @@ Deno.test("AbsStore reads by a signed URL: partial ranges, and a refused connect
       assert.ok(!err.message.includes("\n"));
       return true;
     });
+  }
+});
+
+Deno.test("AbsStore: a signed-URL body cut short is a retriable error naming the blob, never the SAS", async () => {
+  const container = await newContainer();
+  const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: azurite.port });
+  try {
+    const store = new AbsStore(specFor(container, { endpoint: `${proxy.url}/${AZURITE_ACCOUNT}` }), {
+      env: KEY_ENV,
+    });
+    const ref = { level: 0, minTxid: 8n, maxTxid: 8n };
+    await store.write({ ...ref, createdAt: 0 }, bytesBody(patterned(1 << 20)));
+    proxy.setFaults({ resetRate: 1 });
+    await assert.rejects(async () => await readAll(await store.open(ref)), (err: unknown) => {
+      assert.ok(err instanceof StorageError && err.retriable, String(err));
+      assert.match(err.message, /^Cannot read "db\/ltx\/0\/0000000000000008-0000000000000008\.ltx" in abs:/);
+      assert.ok(!/sig=[^R]/.test(err.message) && !err.message.includes(AZURITE_KEY), err.message);
+      return true;
+    });
+  } finally {
+    await proxy.close();
   }
 });
 

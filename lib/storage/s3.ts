@@ -13,8 +13,9 @@ import { hexLevelLayout, type Layout } from "./layout.ts";
 import { readS3Env, type S3Credentials, s3Credentials, type S3Env } from "./s3_credentials.ts";
 import { s3Failure } from "./s3_errors.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
-import { compareLtxFiles } from "./store.ts";
+import { compareLtxFiles, rangeHeader } from "./store.ts";
 import { readWhole } from "./upload_parts.ts";
+import { mapReadErrors } from "../util/streams.ts";
 
 export interface S3StoreOptions {
   /** Credential variables. @default readS3Env() */
@@ -103,15 +104,13 @@ export class S3Store implements ReplicaStore {
 
   async open(file: LtxFileRef, range?: ByteRange, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const key = this.#layout.fileKey(file);
-    const offset = range?.offset ?? 0;
     if (range?.length === 0) return new ReadableStream({ start: (c) => c.close() });
-    const end = range?.length === undefined ? "" : String(offset + range.length - 1);
-    const Range = offset > 0 || end !== "" ? `bytes=${offset}-${end}` : undefined;
+    const Range = rangeHeader(range);
     const what = `read "${key}"`;
     const command = new (await sdk()).GetObjectCommand({ Bucket: this.spec.bucket, Key: key, Range });
     const out = await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }), "downloads");
     if (!out.Body) throw new StorageError(`Cannot ${what} in ${this.describe()}: empty response`);
-    return mapErrors(out.Body.transformToWebStream(), (err) => this.#fail(err, what, signal));
+    return mapReadErrors(out.Body.transformToWebStream(), (err) => this.#fail(err, what, signal));
   }
 
   async write(
@@ -270,26 +269,4 @@ export function parseLtxTimestamp(text: string): number | undefined {
   const seconds = Date.parse(m[1]! + m[3]!.toUpperCase());
   if (Number.isNaN(seconds)) return undefined;
   return seconds + Number((m[2] ?? "").padEnd(3, "0").slice(0, 3));
-}
-
-/** Re-throws a stream's read errors through `map`, so a broken download is a (retriable) StorageError. */
-function mapErrors(
-  stream: ReadableStream<Uint8Array>,
-  map: (err: unknown) => Error,
-): ReadableStream<Uint8Array> {
-  const reader = stream.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (err) {
-        controller.error(map(err));
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
 }

@@ -39,6 +39,13 @@ export interface ByteRange {
   length?: number;
 }
 
+/** The HTTP Range header for a range (`bytes=first-last`, or open-ended), or undefined for the whole file. */
+export function rangeHeader(range?: ByteRange): string | undefined {
+  const offset = range?.offset ?? 0;
+  const end = range?.length === undefined ? "" : String(offset + range.length - 1);
+  return offset > 0 || end !== "" ? `bytes=${offset}-${end}` : undefined;
+}
+
 export interface ReplicaStore {
   /** Files of one level in TXID order (min, then max). An empty or missing level gives []. */
   list(level: number, signal?: AbortSignal): Promise<LtxFileInfo[]>;
