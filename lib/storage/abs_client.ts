@@ -65,7 +65,7 @@ function withTokenTimeout(credential: TokenCredential, timeoutMs: number): Token
  * not trust the same certificates (native_fetch.ts).
  */
 export async function readUrl(blob: BlobClient, connection: AbsConnection): Promise<string | undefined> {
-  if (!nativeFetchTrustsTheSameCAs()) return undefined;
+  if (!nativeFetchTrustsTheSameCAs(connection.endpoint)) return undefined;
   switch (connection.auth.method) {
     case "sas":
       return blob.url;

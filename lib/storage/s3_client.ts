@@ -81,7 +81,7 @@ export async function createS3Clients(spec: S3Spec, options: S3ClientOptions): P
   }
   const client = new S3Client({ ...config, region });
   addRequestTweaks(client, spec);
-  if (spec.skipVerify || !nativeFetchTrustsTheSameCAs()) return { client, downloads: client };
+  if (spec.skipVerify || !nativeFetchTrustsTheSameCAs(spec.endpoint)) return { client, downloads: client };
   // Connecting and the response head within 60 s, as the node handler's socket timeout allows.
   const requestHandler = new FetchHttpHandler({ requestTimeout: 60_000 });
   const downloads = new S3Client({ ...config, region, requestHandler });
