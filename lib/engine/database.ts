@@ -23,6 +23,7 @@ import { StateLock } from "./state_lock.ts";
 import { ScratchSpace } from "./scratch.ts";
 import { decideSyncStart, type LastFrame } from "./wal_position.ts";
 import { WalControl } from "./wal_control.ts";
+import { WalProbe } from "./wal_probe.ts";
 
 export interface DatabaseOptions {
   /** Local state directory. @default `.<dbfile>-walship` beside the database */
@@ -96,6 +97,7 @@ export class Database {
   #checkpointedThrough = -1;
   #closed = false;
   #readBuffers = new PageReadBuffers();
+  #probe: WalProbe;
 
   private constructor(path: string, dbFile: DatabaseFile, control: WalControl, options: DatabaseOptions) {
     this.path = path;
@@ -108,6 +110,7 @@ export class Database {
     this.#lastCheckpointAt = this.#now();
     this.#pageSize = control.pageSize();
     this.local = new LocalStore(options.metaPath ?? defaultMetaPath(path));
+    this.#probe = new WalProbe(path);
   }
 
   /** Opens a database for replication: checks it, switches it to WAL mode, takes the read lock. */
@@ -173,6 +176,14 @@ export class Database {
     if (txid < this.txid) return;
     this.#minNextTxid = txid + 1n;
     this.#snapshotReason = "replica ahead of local state";
+  }
+
+  /**
+   * A cheap reading of the WAL's state (see WalProbe): equal readings mean nothing committed in
+   * between. Null when none can be taken; null never equals a reading.
+   */
+  walReading(): Uint8Array | null {
+    return this.#closed ? null : this.#probe.read();
   }
 
   /** Copies every new committed transaction into L0 files. */
@@ -285,6 +296,7 @@ export class Database {
       try {
         this.#control.close();
       } finally {
+        this.#probe.close();
         this.#dbFile.close();
         this.#stateLock.close();
       }
@@ -478,26 +490,39 @@ export class Database {
     return next > this.#minNextTxid ? next : this.#minNextTxid;
   }
 
+  /** When `checkpointIfNeeded` will next checkpoint, if nothing else commits: a time, or Infinity. */
+  checkpointDueAt(): number {
+    const policy = this.#checkpointPolicy();
+    if (policy === null) return Infinity;
+    return policy === "by time" ? this.#lastCheckpointAt + this.#options.checkpointIntervalMs : 0;
+  }
+
   /** PASSIVE by size or time, TRUNCATE past the emergency size (ltx-wal-spec §2.6). */
   async #checkpointIfNeeded(): Promise<void> {
-    const position = this.#position;
-    if (!position) return;
-    const synced = position.walOffset + position.walSize;
-    if (synced === this.#checkpointedThrough) return;
-    const walBytes = (frames: number) => 32 + (24 + this.#pageSize) * frames;
-    const o = this.#options;
-    if (o.truncatePageCount > 0 && synced >= walBytes(o.truncatePageCount)) {
+    const policy = this.#checkpointPolicy();
+    if (policy === "emergency") {
       const result = await this.#passiveCheckpoint();
       if (result && !result.busy && result.logFrames === result.checkpointedFrames) return;
       await this.#truncateCheckpoint();
-    } else if (synced >= walBytes(o.minCheckpointPageCount)) {
+    } else if (policy === "by size") {
       await this.#passiveCheckpoint();
-    } else if (
-      o.checkpointIntervalMs > 0 && this.#now() - this.#lastCheckpointAt >= o.checkpointIntervalMs &&
-      synced > walBytes(1)
-    ) {
+    } else if (policy === "by time" && this.#now() >= this.checkpointDueAt()) {
       await this.#passiveCheckpoint();
     }
+  }
+
+  /** Which rule applies to the WAL copied so far; null when it needs no checkpoint. */
+  #checkpointPolicy(): "emergency" | "by size" | "by time" | null {
+    const position = this.#position;
+    if (!position) return null;
+    const synced = position.walOffset + position.walSize;
+    if (synced === this.#checkpointedThrough) return null;
+    const walBytes = (frames: number) => 32 + (24 + this.#pageSize) * frames;
+    const o = this.#options;
+    if (o.truncatePageCount > 0 && synced >= walBytes(o.truncatePageCount)) return "emergency";
+    if (synced >= walBytes(o.minCheckpointPageCount)) return "by size";
+    if (o.checkpointIntervalMs > 0 && synced > walBytes(1)) return "by time";
+    return null;
   }
 
   /** PASSIVE under a write barrier: nothing commits between the final copy and the checkpoint. */

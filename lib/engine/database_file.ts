@@ -1,5 +1,6 @@
 /**
- * The one descriptor walship keeps on a database file, for page reads. SQLite's locks are POSIX locks:
+ * A descriptor walship keeps on a database file (for page reads) or its `-shm` (for the WAL probe).
+ * SQLite's locks are POSIX locks:
  * closing any descriptor of the file drops all of them for the whole process. Deno's *async* FsFile ops
  * (`stat()`, `seek()`) work on a duplicated descriptor and close it afterwards, which silently drops
  * SQLite's locks (measured: /proc/locks loses the SHARED lock). So this wrapper exposes only synchronous
@@ -19,6 +20,11 @@ export class DatabaseFile {
 
   sizeBytes(): number {
     return this.#file.statSync().size;
+  }
+
+  /** The inode the descriptor refers to, to tell whether the path still names the same file. */
+  inode(): number | null {
+    return this.#file.statSync().ino;
   }
 
   isDirectory(): boolean {

@@ -13,6 +13,9 @@ import { listAllLevels } from "./restore_plan.ts";
 import { filesToRemove } from "./retention.ts";
 import { alignDown, type MaintenanceSchedule } from "./schedule.ts";
 
+/** An unfed level still lists its source once in this many of its intervals. */
+const LOOK_ANYWAY_INTERVALS = 10;
+
 export interface MaintenanceOptions {
   schedule: MaintenanceSchedule;
   /** Where merged files wait for upload. */
@@ -37,6 +40,13 @@ export class ReplicaMaintenance {
   #logger: Logger;
   /** Per level (index 0 = L1): the last boundary already handled. */
   #handled: number[];
+  /**
+   * Per level: whether its source level may hold files it has not merged (new L0 shipments, or a lower
+   * compaction that wrote). An unfed level skips its listings at a boundary, so an idle replica is not
+   * listed every 30 s; it still looks every LOOK_ANYWAY_INTERVALS intervals, for files others wrote.
+   */
+  #fed: boolean[];
+  #lookedAt: number[];
   #nextRetentionAt = 0;
   /** Files arrived since retention last ran: an idle replica is not listed again and again. */
   #changed = true;
@@ -52,11 +62,33 @@ export class ReplicaMaintenance {
     // does not get copies of its first files in every level at once.
     const start = this.#now();
     this.#handled = options.schedule.levelIntervalsMs.map((interval) => alignDown(start, interval));
+    this.#fed = this.#handled.map(() => true);
+    this.#lookedAt = this.#handled.map(() => start);
   }
 
-  /** New files reached the replica: retention has something to look at on its next check. */
+  /** New files reached the replica: L1 has something to merge, retention something to look at. */
   noteActivity(): void {
     this.#changed = true;
+    this.#fed[0] = true;
+  }
+
+  /** Whether `runDue` has anything to do now: a compaction boundary passed, or retention is due. */
+  isDue(): boolean {
+    const now = this.#now();
+    const intervals = this.#o.schedule.levelIntervalsMs;
+    for (let i = 0; i < intervals.length; i++) {
+      if (this.#levelDue(i, now) === "compact") return true;
+    }
+    return this.#o.schedule.retentionEnabled && this.#changed && now >= this.#nextRetentionAt;
+  }
+
+  /** Level i+1 at `now`: nothing to do, a boundary to note, or a boundary to compact at. */
+  #levelDue(i: number, now: number): "no" | "skip" | "compact" {
+    const interval = this.#o.schedule.levelIntervalsMs[i]!;
+    const boundary = alignDown(now, interval);
+    if (boundary <= this.#handled[i]!) return "no";
+    const looked = now - this.#lookedAt[i]! < LOOK_ANYWAY_INTERVALS * interval;
+    return this.#fed[i] || !looked ? "compact" : "skip";
   }
 
   get compactsL0(): boolean {
@@ -71,9 +103,11 @@ export class ReplicaMaintenance {
     const compacted: LtxFileInfo[] = [];
     const intervals = this.#o.schedule.levelIntervalsMs;
     for (let i = 0; i < intervals.length; i++) {
-      const boundary = alignDown(this.#now(), intervals[i]!);
-      if (boundary <= this.#handled[i]!) continue;
-      compacted.push(...await this.compactLevel(i + 1, boundary, signal));
+      const now = this.#now();
+      const due = this.#levelDue(i, now);
+      if (due === "no") continue;
+      const boundary = alignDown(now, intervals[i]!);
+      if (due === "compact") compacted.push(...await this.compactLevel(i + 1, boundary, signal));
       this.#handled[i] = boundary;
     }
     let removed: LtxFileInfo[] = [];
@@ -92,6 +126,23 @@ export class ReplicaMaintenance {
    * level's newest file is younger than it, so each level compacts once per interval.
    */
   async compactLevel(level: number, boundary?: number, signal?: AbortSignal): Promise<LtxFileInfo[]> {
+    // Cleared before listing, so files noted while this runs feed the next boundary.
+    const i = level - 1;
+    this.#fed[i] = false;
+    this.#lookedAt[i] = this.#now();
+    try {
+      const written = await this.#compactLevel(level, boundary, signal);
+      if (written === null) this.#fed[i] = true; // waited: the source is still unmerged
+      else if (written.length > 0 && level < this.#fed.length) this.#fed[level] = true;
+      return written ?? [];
+    } catch (err) {
+      this.#fed[i] = true;
+      throw err;
+    }
+  }
+
+  /** compactLevel's work; null when the level waits for its boundary. */
+  async #compactLevel(level: number, boundary?: number, signal?: AbortSignal): Promise<LtxFileInfo[] | null> {
     const [dst, src] = await Promise.all([
       this.store.list(level, signal),
       this.store.list(level - 1, signal),
@@ -102,7 +153,7 @@ export class ReplicaMaintenance {
     );
     const dstMax = newest?.maxTxid ?? 0n;
     if (level === 1) this.l1MaxTxid = dstMax;
-    if (boundary !== undefined && newest && newest.createdAt > boundary) return [];
+    if (boundary !== undefined && newest && newest.createdAt > boundary) return null;
     const mirror = [...dst, ...src].some((f) => f.ltxSizeBytes !== undefined) ? this.#o.mirror : undefined;
     const target = mirror ? mirror.keepingCopies(this.store) : this.store;
     const written = await compactInto(target, src, dstMax, level, {

@@ -33,17 +33,25 @@ const SLAB_SIZE = 256 * 1024;
 export interface LtxPage {
   pgno: number;
   data: Uint8Array;
+  /** With `keepBlocks`, a block-encoded page's compressed bytes, as stored (a copy, like `data`). */
+  block?: Uint8Array;
 }
 
 export interface LtxDecoderOptions {
   /** Name used in error messages, such as the file's path or key. @default "LTX file" */
   name?: string;
+  /**
+   * readPage() also returns each block-encoded page's compressed bytes, so a merge can write them out
+   * again instead of compressing the page anew.
+   */
+  keepBlocks?: boolean;
 }
 
 /** Decodes one LTX file: `readHeader()`, then `readPage()` until null, then `finish()`. */
 export class LtxDecoder {
   readonly #in: ByteReader;
   readonly #name: string;
+  readonly #keepBlocks: boolean;
   readonly #crc = new Crc64();
   readonly #expectedIndex = new IndexDigest();
   #header: LtxHeader | null = null;
@@ -59,6 +67,7 @@ export class LtxDecoder {
   constructor(stream: ReadableStream<Uint8Array>, options: LtxDecoderOptions = {}) {
     this.#in = new ByteReader(stream);
     this.#name = options.name ?? "LTX file";
+    this.#keepBlocks = options.keepBlocks ?? false;
   }
 
   /** The header, once `readHeader()` has returned. */
@@ -284,10 +293,13 @@ export class LtxDecoder {
     const page = decompressPage(block, this.#header!.pageSize, () => this.#allocatePage());
     if (typeof page === "string") throw this.#corrupt(`page ${pgno} ${page}`);
     this.#acceptPage(pgno, frameStart, page);
-    if (transient || page.buffer !== kernelBuffer) return { pgno, data: page };
+    if (transient) return { pgno, data: page };
+    const kept = this.#keepBlocks ? { block: this.#allocate(block.length) } : {};
+    kept.block?.set(block);
+    if (page.buffer !== kernelBuffer) return { pgno, data: page, ...kept };
     const data = this.#allocatePage();
     data.set(page);
-    return { pgno, data };
+    return { pgno, data, ...kept };
   }
 
   #checkSize(pgno: number, n: number): void {
@@ -322,7 +334,10 @@ export class LtxDecoder {
 
   /** A page-sized view into a shared slab: one 4 KiB allocation per page costs more than the decode. */
   #allocatePage(): Uint8Array {
-    const size = this.#header!.pageSize;
+    return this.#allocate(this.#header!.pageSize);
+  }
+
+  #allocate(size: number): Uint8Array {
     if (this.#slabUsed + size > this.#slab.byteLength) {
       this.#slab = new ArrayBuffer(Math.max(SLAB_SIZE, size));
       this.#slabUsed = 0;

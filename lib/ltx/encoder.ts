@@ -83,8 +83,12 @@ export class LtxEncoder {
     return this.#offset;
   }
 
-  /** Compresses and writes one page; pages must come in ascending order (snapshots: 1, 2, … skipping the lock page). */
-  async encodePage(pgno: number, data: Uint8Array): Promise<void> {
+  /**
+   * Compresses and writes one page; pages must come in ascending order (snapshots: 1, 2, … skipping the
+   * lock page). `block`, the page already LZ4-block-compressed (from a decoder that checked it
+   * decompresses to `data`), is written as it is in block mode: a merge does not compress again.
+   */
+  async encodePage(pgno: number, data: Uint8Array, block?: Uint8Array): Promise<void> {
     if (this.#state === "closed") throw new Error("Cannot encode page: LTX encoder is finished");
     if (this.#state === "header") this.#writeHeader();
     this.#checkPage(pgno, data);
@@ -104,7 +108,13 @@ export class LtxEncoder {
       this.#crc.update(batch.subarray(at, at + LTX_PAGE_HEADER_SIZE));
     } else {
       batch[at + 5] = PAGE_FLAG_SIZE;
-      const n = compressBlockInto(data, batch.subarray(at + 10, at + this.#frameRoom));
+      let n: number;
+      if (block !== undefined && block.length <= this.#frameRoom - 10) {
+        batch.set(block, at + 10);
+        n = block.length;
+      } else {
+        n = compressBlockInto(data, batch.subarray(at + 10, at + this.#frameRoom));
+      }
       this.#batchView.setUint32(at + 6, n);
       length = 10 + n;
       this.#crc.update(batch.subarray(at, at + 10));

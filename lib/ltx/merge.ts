@@ -138,7 +138,7 @@ export async function compactLtx(
   sink: LtxSink,
   options?: LtxEncoderOptions,
 ): Promise<{ header: LtxHeader; size: number }> {
-  const decoders = inputs.map(({ stream, name }) => new LtxDecoder(stream, { name }));
+  const decoders = inputs.map(({ stream, name }) => new LtxDecoder(stream, { name, keepBlocks: true }));
   let header: LtxHeader;
   try {
     const headers: LtxHeader[] = [];
@@ -150,7 +150,7 @@ export async function compactLtx(
   }
   const encoder = new LtxEncoder(sink, header, options);
   for await (const page of mergePages(decoders, header.commit)) {
-    await encoder.encodePage(page.pgno, page.data);
+    await encoder.encodePage(page.pgno, page.data, page.block);
   }
   const { size } = await encoder.finish();
   return { header, size };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CorruptionError } from "../util/errors.ts";
 import { collector, fixture, makeHeader, patternPage, streamOf } from "./_testing.ts";
 import { decodeLtx, LtxDecoder } from "./decoder.ts";
-import { encodeLtx } from "./encoder.ts";
+import { encodeLtx, LtxEncoder } from "./encoder.ts";
 import { lockPgno, type LtxHeader } from "./header.ts";
 import { compactLtx, mergedHeader, mergePages } from "./merge.ts";
 
@@ -176,4 +176,39 @@ Deno.test("a snapshot across the lock page skips it, and restore writes zeros th
     assert.equal(page.pgno, expected++);
   }
   assert.equal(expected, commit + 1);
+});
+
+/** An LZ4 block of `data` as literals only: valid, but far larger than what the compressor makes of it. */
+function literalBlock(data: Uint8Array): Uint8Array {
+  const extra = data.length - 15;
+  const lengthBytes = [...Array(Math.floor(extra / 255)).fill(255), extra % 255];
+  return Uint8Array.from([0xf0, ...lengthBytes, ...data]);
+}
+
+Deno.test("compactLtx() writes each winning page's stored block instead of compressing it again", async () => {
+  const zeros = new Uint8Array(512);
+  const ones = new Uint8Array(512).fill(1);
+  const input = async (txid: bigint, pages: [number, Uint8Array][]) => {
+    const out = collector();
+    const commit = pages.at(-1)![0];
+    const encoder = new LtxEncoder(out.sink, makeHeader({ minTxid: txid, maxTxid: txid, commit }));
+    for (const [pgno, data] of pages) await encoder.encodePage(pgno, data, literalBlock(data));
+    await encoder.finish();
+    return { stream: streamOf(out.bytes(), 100), name: `input ${txid}` };
+  };
+  const out = collector();
+  await compactLtx(
+    [await input(1n, [[1, zeros], [2, zeros]]), await input(2n, [[2, ones], [3, ones]])],
+    out.sink,
+  );
+  const decoder = new LtxDecoder(streamOf(out.bytes()), { keepBlocks: true });
+  await decoder.readHeader();
+  const pages = [];
+  for (let page = await decoder.readPage(); page; page = await decoder.readPage()) pages.push(page);
+  await decoder.finish();
+  assert.deepEqual(pages.map((p) => [p.pgno, p.data[0]]), [[1, 0], [2, 1], [3, 1]]);
+  for (const page of pages) assert.deepEqual(page.block, literalBlock(page.data));
+  // Without a stored block the encoder compresses: 512 equal bytes take a few bytes, not 515.
+  const fresh = await encodeLtx(makeHeader({ commit: 1 }), [[1, zeros]]);
+  assert.ok(fresh.length < out.bytes().length / 3);
 });

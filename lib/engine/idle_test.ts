@@ -1,0 +1,121 @@
+/**
+ * An idle database costs next to nothing: the replicate loop skips ticks while the WAL probe reads the
+ * same and nothing is due, and a compaction level whose source got no new files does not list at its
+ * boundaries. Both must still react at once to a commit.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { FileStore } from "../storage/file.ts";
+import type { ReplicaStore } from "../storage/store.ts";
+import { Database } from "./database.ts";
+import { ReplicaMaintenance } from "./maintenance.ts";
+import { Replica } from "./replica.ts";
+import { Replicator } from "./replicator.ts";
+import { DEFAULT_SCHEDULE, type MaintenanceSchedule } from "./schedule.ts";
+
+/** `store` with its list() calls counted. */
+function countingLists(store: ReplicaStore): ReplicaStore & { lists: number } {
+  const counted = {
+    lists: 0,
+    list: (level: number, signal?: AbortSignal) => {
+      counted.lists++;
+      return store.list(level, signal);
+    },
+    open: store.open.bind(store),
+    write: store.write.bind(store),
+    remove: store.remove.bind(store),
+    describe: store.describe.bind(store),
+  };
+  return counted;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+Deno.test("the replicate loop skips idle ticks and still ships the next commit at the next tick", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "walship-idle-" });
+  const dbPath = join(dir, "app.db");
+  const app = new DatabaseSync(dbPath);
+  app.exec("PRAGMA journal_mode = wal; CREATE TABLE t(v); INSERT INTO t VALUES (1)");
+  const store = countingLists(new FileStore(join(dir, "replica")));
+  const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
+  let syncs = 0;
+  const sync = db.sync.bind(db);
+  db.sync = () => (syncs++, sync());
+  const replica = new Replica(db, store);
+  const schedule: MaintenanceSchedule = { ...DEFAULT_SCHEDULE, levelIntervalsMs: [] };
+  const replicator = new Replicator(db, [replica], { monitorIntervalMs: 40, syncIntervalMs: 40, schedule });
+  try {
+    await replicator.start();
+    await until("the first shipment", () => replica.position === db.txid && db.txid > 0n);
+    await sleep(200); // the ticks right after a shipment are full ones
+    const [syncsBefore, listsBefore] = [syncs, store.lists];
+    await sleep(600); // ~15 ticks
+    assert.equal(syncs, syncsBefore, "idle ticks read the WAL");
+    assert.equal(store.lists, listsBefore, "idle ticks listed the replica");
+
+    const before = db.txid;
+    app.exec("INSERT INTO t VALUES (2)");
+    await until("the commit to ship", () => replica.position !== null && replica.position > before, 1000);
+  } finally {
+    await replicator.stop();
+    app.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a compaction level with no new input skips its listings until fed or ten intervals pass", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "walship-unfed-" });
+  const dbPath = join(dir, "app.db");
+  const app = new DatabaseSync(dbPath);
+  app.exec("PRAGMA journal_mode = wal; CREATE TABLE t(v); INSERT INTO t VALUES (1)");
+  const store = countingLists(new FileStore(join(dir, "replica")));
+  const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
+  let now = Date.now(); // files carry real timestamps; this clock only runs ahead of them
+  const maintenance = new ReplicaMaintenance(store, {
+    schedule: { ...DEFAULT_SCHEDULE, levelIntervalsMs: [1000], retentionEnabled: false },
+    scratchDir: db.scratchDir,
+    now: () => now,
+  });
+  try {
+    await db.sync();
+    await new Replica(db, store).sync();
+    maintenance.noteActivity();
+    assert.equal(maintenance.isDue(), false, "no boundary passed yet");
+    now += 1000;
+    assert.equal(maintenance.isDue(), true);
+    assert.equal((await maintenance.runDue()).compacted.length, 1);
+
+    const lists = store.lists;
+    for (let i = 0; i < 9; i++) {
+      now += 1000;
+      assert.equal(maintenance.isDue(), false, `boundary ${i + 2}: nothing new`);
+      assert.equal((await maintenance.runDue()).compacted.length, 0);
+    }
+    assert.equal(store.lists, lists, "an unfed level listed");
+    now += 1000; // the tenth interval since it last looked: look anyway
+    assert.equal(maintenance.isDue(), true);
+    await maintenance.runDue();
+    assert.equal(store.lists, lists + 2);
+
+    app.exec("INSERT INTO t VALUES (2)");
+    await db.sync();
+    await new Replica(db, store).sync();
+    maintenance.noteActivity();
+    now += 1000;
+    assert.equal(maintenance.isDue(), true, "fed by a shipment");
+    assert.equal((await maintenance.runDue()).compacted.length, 1);
+  } finally {
+    await db.close();
+    app.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
