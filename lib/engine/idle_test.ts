@@ -4,8 +4,8 @@
  * boundaries. Both must still react at once to a commit.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
+import { walApp } from "../../tests/helpers/wal_app.ts";
 import { FileStore } from "../storage/file.ts";
 import type { ReplicaStore } from "../storage/store.ts";
 import { Database } from "./database.ts";
@@ -41,10 +41,7 @@ async function until(what: string, check: () => boolean, ms = 5000): Promise<voi
 }
 
 Deno.test("the replicate loop skips idle ticks, then dozes until the WAL changes, and ships the next commit at once", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "walship-idle-" });
-  const dbPath = join(dir, "app.db");
-  const app = new DatabaseSync(dbPath);
-  app.exec("PRAGMA journal_mode = wal; CREATE TABLE t(v); INSERT INTO t VALUES (1)");
+  const { dir, path: dbPath, app, cleanup } = await walApp("walship-idle-", "INSERT INTO t VALUES (1)");
   const store = countingLists(new FileStore(join(dir, "replica")));
   const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
   let syncs = 0;
@@ -75,16 +72,12 @@ Deno.test("the replicate loop skips idle ticks, then dozes until the WAL changes
     }
   } finally {
     await replicator.stop();
-    app.close();
-    await Deno.remove(dir, { recursive: true });
+    await cleanup();
   }
 });
 
 Deno.test("a compaction level with no new input skips its listings until fed or ten intervals pass", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "walship-unfed-" });
-  const dbPath = join(dir, "app.db");
-  const app = new DatabaseSync(dbPath);
-  app.exec("PRAGMA journal_mode = wal; CREATE TABLE t(v); INSERT INTO t VALUES (1)");
+  const { dir, path: dbPath, app, cleanup } = await walApp("walship-unfed-", "INSERT INTO t VALUES (1)");
   const store = countingLists(new FileStore(join(dir, "replica")));
   const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
   let now = Date.now(); // files carry real timestamps; this clock only runs ahead of them
@@ -123,7 +116,6 @@ Deno.test("a compaction level with no new input skips its listings until fed or 
     assert.equal((await maintenance.runDue()).compacted.length, 1);
   } finally {
     await db.close();
-    app.close();
-    await Deno.remove(dir, { recursive: true });
+    await cleanup();
   }
 });

@@ -2,19 +2,12 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { holdsPosixLock } from "../../tests/helpers/posix_locks.ts";
+import { walApp } from "../../tests/helpers/wal_app.ts";
 import { Database } from "./database.ts";
 import { sameReading, WalProbe } from "./wal_probe.ts";
 
-async function walDatabase() {
-  const dir = await Deno.makeTempDir({ prefix: "walship-probe-" });
-  const path = join(dir, "app.db");
-  const app = new DatabaseSync(path);
-  app.exec("PRAGMA journal_mode = wal; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t(v)");
-  return { dir, path, app };
-}
-
 Deno.test("a WAL probe reads the same until a transaction commits", async () => {
-  const { dir, path, app } = await walDatabase();
+  const { path, app, cleanup } = await walApp("walship-probe-");
   const probe = new WalProbe(path);
   try {
     const first = probe.read();
@@ -33,14 +26,13 @@ Deno.test("a WAL probe reads the same until a transaction commits", async () => 
     app.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     assert.ok(!sameReading(second, probe.read()));
   } finally {
-    app.close();
     probe.close();
-    await Deno.remove(dir, { recursive: true });
+    await cleanup();
   }
 });
 
 Deno.test("reading the probe keeps SQLite's read-mark locks on -shm (closing a descriptor would drop them)", async () => {
-  const { dir, path, app } = await walDatabase();
+  const { path, app, cleanup } = await walApp("walship-probe-");
   app.exec("INSERT INTO t VALUES (1)");
   const db = await Database.open(path, { checkpointIntervalMs: 0 });
   try {
@@ -52,8 +44,7 @@ Deno.test("reading the probe keeps SQLite's read-mark locks on -shm (closing a d
     }
   } finally {
     await db.close();
-    app.close();
-    await Deno.remove(dir, { recursive: true });
+    await cleanup();
   }
 });
 
