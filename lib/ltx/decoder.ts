@@ -33,7 +33,10 @@ const SLAB_SIZE = 256 * 1024;
 export interface LtxPage {
   pgno: number;
   data: Uint8Array;
-  /** With `keepBlocks`, a block-encoded page's compressed bytes, as stored (a copy, like `data`). */
+  /**
+   * With `keepBlocks`, a block-encoded page's compressed bytes as stored: a view into the decoder's
+   * input, valid only until its next read (unlike `data`).
+   */
   block?: Uint8Array;
 }
 
@@ -294,8 +297,7 @@ export class LtxDecoder {
     if (typeof page === "string") throw this.#corrupt(`page ${pgno} ${page}`);
     this.#acceptPage(pgno, frameStart, page);
     if (transient) return { pgno, data: page };
-    const kept = this.#keepBlocks ? { block: this.#allocate(block.length) } : {};
-    kept.block?.set(block);
+    const kept = this.#keepBlocks ? { block } : {};
     if (page.buffer !== kernelBuffer) return { pgno, data: page, ...kept };
     const data = this.#allocatePage();
     data.set(page);
@@ -334,10 +336,7 @@ export class LtxDecoder {
 
   /** A page-sized view into a shared slab: one 4 KiB allocation per page costs more than the decode. */
   #allocatePage(): Uint8Array {
-    return this.#allocate(this.#header!.pageSize);
-  }
-
-  #allocate(size: number): Uint8Array {
+    const size = this.#header!.pageSize;
     if (this.#slabUsed + size > this.#slab.byteLength) {
       this.#slab = new ArrayBuffer(Math.max(SLAB_SIZE, size));
       this.#slabUsed = 0;

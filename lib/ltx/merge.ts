@@ -91,7 +91,8 @@ function pop(heap: Head[]): Head {
 
 /**
  * Yields the merged pages of `decoders` (oldest first, `readHeader()` already called) in ascending
- * pgno order: the newest input wins and pages beyond `commit` are dropped. At the end it calls
+ * pgno order: the newest input wins and pages beyond `commit` are dropped. A page's `data` stays
+ * valid; its `block` (decoders with `keepBlocks`) only until the generator resumes. At the end it calls
  * `finish()` on every decoder, so all checksums are verified before the generator completes. Holds
  * one page per input. On error or early exit, unfinished decoders are cancelled.
  */
@@ -112,9 +113,10 @@ export async function* mergePages(decoders: LtxDecoder[], commit: number): Async
     while (heap.length > 0) {
       const top = pop(heap);
       const { pgno } = top.page;
+      // Yielded before its decoder reads on, so the page's `block` view is still valid.
+      if (pgno <= commit) yield top.page;
       await advance(decoders, heap, top.input);
       while (heap.length > 0 && heap[0]!.page.pgno === pgno) await advance(decoders, heap, pop(heap).input);
-      if (pgno <= commit) yield top.page;
     }
     for (const decoder of decoders) await decoder.finish();
     isFinished = true;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { CorruptionError } from "../util/errors.ts";
-import { collector, fixture, makeHeader, patternPage, streamOf } from "./_testing.ts";
+import { collector, fixture, makeHeader, patternPage, randomBytes, streamOf } from "./_testing.ts";
+import { readBuffer } from "../util/read_buffers.ts";
 import { decodeLtx, LtxDecoder } from "./decoder.ts";
 import { encodeLtx, LtxEncoder } from "./encoder.ts";
 import { lockPgno, type LtxHeader } from "./header.ts";
@@ -211,4 +212,46 @@ Deno.test("compactLtx() writes each winning page's stored block instead of compr
   // Without a stored block the encoder compresses: 512 equal bytes take a few bytes, not 515.
   const fresh = await encodeLtx(makeHeader({ commit: 1 }), [[1, zeros]]);
   assert.ok(fresh.length < out.bytes().length / 3);
+});
+
+/** A stream over `bytes` in chunks of recycled read buffers, as file streams hand them out. */
+function pooledStreamOf(bytes: Uint8Array, chunkSize: number): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      const chunk = readBuffer().subarray(0, Math.min(chunkSize, bytes.length - at));
+      chunk.set(bytes.subarray(at, at + chunk.length));
+      at += chunk.length;
+      controller.enqueue(chunk);
+    },
+  }, { highWaterMark: 0 });
+}
+
+Deno.test("compactLtx() writes each stored block before its input's read buffer is recycled", async () => {
+  const inputs: Uint8Array[] = [];
+  const expected = new Map<number, Uint8Array>();
+  for (let txid = 1; txid <= 4; txid++) {
+    const pages: [number, Uint8Array][] = [];
+    for (let pgno = txid; pgno <= 40; pgno += txid) pages.push([pgno, randomBytes(512, txid * 1000 + pgno)]);
+    const out = collector();
+    const encoder = new LtxEncoder(
+      out.sink,
+      makeHeader({ minTxid: BigInt(txid), maxTxid: BigInt(txid), commit: 40 }),
+    );
+    for (const [pgno, data] of pages) {
+      await encoder.encodePage(pgno, data);
+      expected.set(pgno, data);
+    }
+    await encoder.finish();
+    inputs.push(out.bytes());
+  }
+  const out = collector();
+  await compactLtx(
+    inputs.map((bytes, i) => ({ stream: pooledStreamOf(bytes, 700), name: `input ${i}` })),
+    out.sink,
+  );
+  const { pages } = await decodeLtx(out.bytes());
+  assert.deepEqual(pages.map((p) => p.pgno), [...expected.keys()].sort((a, b) => a - b));
+  for (const page of pages) assert.deepEqual(page.data, expected.get(page.pgno), `page ${page.pgno}`);
 });
