@@ -38,6 +38,8 @@ export interface LtxPage {
    * input, valid only until its next read (unlike `data`).
    */
   block?: Uint8Array;
+  /** With `keepBlocks`, the CRC-64 of `data` the decoder computed, so an encoder need not hash it again. */
+  crc?: CrcState;
 }
 
 export interface LtxDecoderOptions {
@@ -295,9 +297,9 @@ export class LtxDecoder {
   #decodeBlockPage(pgno: number, frameStart: number, block: Uint8Array, transient: boolean): LtxPage {
     const page = decompressPage(block, this.#header!.pageSize, () => this.#allocatePage());
     if (typeof page === "string") throw this.#corrupt(`page ${pgno} ${page}`);
-    this.#acceptPage(pgno, frameStart, page);
+    const crc = this.#acceptPage(pgno, frameStart, page).crc!;
     if (transient) return { pgno, data: page };
-    const kept = this.#keepBlocks ? { block } : {};
+    const kept = this.#keepBlocks ? { block, crc } : {};
     if (page.buffer !== kernelBuffer) return { pgno, data: page, ...kept };
     const data = this.#allocatePage();
     data.set(page);
@@ -311,9 +313,10 @@ export class LtxDecoder {
   }
 
   #acceptPage(pgno: number, frameStart: number, data: Uint8Array): LtxPage {
-    this.#hashPage(pgno, crcOf(data), data.length);
+    const crc = crcOf(data);
+    this.#hashPage(pgno, crc, data.length);
     this.#countPage(pgno, frameStart);
-    return { pgno, data };
+    return { pgno, data, crc };
   }
 
   /** Hashes a decoded page once: its CRC feeds both the file checksum and the page checksum. */

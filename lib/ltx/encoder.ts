@@ -3,6 +3,7 @@
 import { concatBytes } from "../util/bytes.ts";
 import { CorruptionError } from "../util/errors.ts";
 import { CHECKSUM_FLAG, Crc64 } from "./checksum.ts";
+import type { CrcState } from "./_kernels.ts";
 import {
   encodeHeader,
   encodeTrailer,
@@ -86,9 +87,10 @@ export class LtxEncoder {
   /**
    * Compresses and writes one page; pages must come in ascending order (snapshots: 1, 2, … skipping the
    * lock page). `block`, the page already LZ4-block-compressed (from a decoder that checked it
-   * decompresses to `data`), is written as it is in block mode: a merge does not compress again.
+   * decompresses to `data`), is written as it is in block mode: a merge does not compress again. `crc`,
+   * the CRC-64 of `data` from that decoder, saves hashing the page a second time.
    */
-  async encodePage(pgno: number, data: Uint8Array, block?: Uint8Array): Promise<void> {
+  async encodePage(pgno: number, data: Uint8Array, block?: Uint8Array, crc?: CrcState): Promise<void> {
     if (this.#state === "closed") throw new Error("Cannot encode page: LTX encoder is finished");
     if (this.#state === "header") this.#writeHeader();
     this.#checkPage(pgno, data);
@@ -119,7 +121,8 @@ export class LtxEncoder {
       length = 10 + n;
       this.#crc.update(batch.subarray(at, at + 10));
     }
-    this.#crc.update(data);
+    if (crc !== undefined) this.#crc.append(crc, data.length);
+    else this.#crc.update(data);
     this.#addIndexEntry(pgno, this.#offset, length);
     this.#batchLength += length;
     this.#offset += length;

@@ -152,7 +152,7 @@ export async function compactLtx(
   }
   const encoder = new LtxEncoder(sink, header, options);
   for await (const page of mergePages(decoders, header.commit)) {
-    await encoder.encodePage(page.pgno, page.data, page.block);
+    await encoder.encodePage(page.pgno, page.data, page.block, page.crc);
   }
   const { size } = await encoder.finish();
   return { header, size };
