@@ -212,8 +212,9 @@ export class Replicator {
   #canSkipTick(): boolean {
     const reading = this.db.walReading();
     const now = this.#now();
+    const wallClock = Date.now();
     const skip = sameReading(reading, this.#lastReading) &&
-      Date.now() - this.#lastFullCycleAt < FULL_CYCLE_AT_LEAST_EVERY_MS &&
+      wallClock - this.#lastFullCycleAt < FULL_CYCLE_AT_LEAST_EVERY_MS &&
       !this.#maintenanceWorked && this.#dbFailures === 0 && this.#maintaining === null &&
       this.#states.every((s) =>
         s.shipping === null && s.failures === 0 && s.maintenanceFailures === 0 &&
@@ -222,7 +223,7 @@ export class Replicator {
       !this.#snapshotDue(now) && this.db.checkpointDueAt() > now;
     if (!skip) {
       this.#lastReading = reading;
-      this.#lastFullCycleAt = Date.now();
+      this.#lastFullCycleAt = wallClock;
       this.#maintenanceWorked = false;
     }
     return skip;
@@ -428,9 +429,10 @@ export class Replicator {
    * and is behind the database gets a new one. With no snapshot at all, the first comes at a boundary.
    */
   async #snapshotIfDue(signal?: AbortSignal): Promise<void> {
-    const boundary = alignDown(this.#now(), this.#o.schedule.snapshotIntervalMs);
+    const now = this.#now();
+    const boundary = alignDown(now, this.#o.schedule.snapshotIntervalMs);
     const atStart = this.#snapshotBoundary === null;
-    if (!this.#snapshotDue(this.#now())) return;
+    if (!this.#snapshotDue(now)) return;
     const due: ReplicaState[] = [];
     for (const state of this.#states) {
       const newest = (await state.replica.store.list(SNAPSHOT_LEVEL, signal)).at(-1);

@@ -4,6 +4,7 @@
  * salts, checksums) and the WAL's size and modification time. Two equal readings mean no transaction
  * committed in between, so the replicate loop can skip an idle tick without opening the WAL.
  */
+import { bytesEqual } from "../util/bytes.ts";
 import { DatabaseFile } from "./database_file.ts";
 
 const WAL_INDEX_HEADER_BYTES = 48;
@@ -58,7 +59,5 @@ export class WalProbe {
 
 /** Whether two readings show the same database state; a missing reading never matches. */
 export function sameReading(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a !== null && b !== null && bytesEqual(a, b);
 }

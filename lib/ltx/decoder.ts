@@ -38,7 +38,7 @@ export interface LtxPage {
    * input, valid only until its next read (unlike `data`).
    */
   block?: Uint8Array;
-  /** With `keepBlocks`, the CRC-64 of `data` the decoder computed, so an encoder need not hash it again. */
+  /** The CRC-64 of `data` as the decoder computed it (not on transient pages), so an encoder need not hash it again. */
   crc?: CrcState;
 }
 
