@@ -92,6 +92,7 @@ export async function compactRun(
         localPath: scratch,
         // The upload, too, waits while a shipment is due: a large merge must not hold back the next L0.
         open: () => yielding(openLazily(async () => fileChunks(await Deno.open(scratch))), options.yieldTo),
+        ...(options.yieldTo ? { pace: options.yieldTo } : {}),
       },
       options.signal,
     );

@@ -11,7 +11,8 @@ import { type Layout, ltxDirLayout } from "./layout.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
 import { compareLtxFiles, rangeHeader } from "./store.ts";
 import { mapReadErrors } from "../util/streams.ts";
-import { readWhole, sendInParts } from "./upload_parts.ts";
+import { readWhole, sendFileParts, sendInParts } from "./upload_parts.ts";
+import { openRange } from "./file_range.ts";
 import {
   type AbsConnection,
   credentialProblem,
@@ -208,7 +209,8 @@ export class AbsStore implements ReplicaStore {
 
   /**
    * Stages blocks with up to maxConnections in flight, then commits the list: readers see the old blob or the
-   * whole new one. Memory stays under (maxConnections + 1) blocks.
+   * whole new one. A local file's blocks stream from disk; other bodies use up to (maxConnections + 1) block
+   * buffers.
    */
   async #putBlocks(
     blob: BlockBlobClient,
@@ -219,18 +221,29 @@ export class AbsStore implements ReplicaStore {
     // A fresh prefix per attempt keeps a failed attempt's uncommitted blocks out of this one's list.
     const tag = crypto.randomUUID().slice(0, 8);
     const ids: string[] = [];
+    const idOf = (index: number) => ids[index] = btoa(`${tag}-${String(index).padStart(6, "0")}`);
     const concurrency = this.#spec.maxConnections;
-    await sendInParts(body.open(), {
-      sizeBytes: body.sizeBytes,
-      pool: partBuffers(this.#blockSize, concurrency + 1),
-      concurrency,
-      what: `upload "${blob.name}" to ${this.describe()}`,
-      signal,
-    }, (block, index, abortSignal) => {
-      const id = btoa(`${tag}-${String(index).padStart(6, "0")}`);
-      ids[index] = id;
-      return blob.stageBlock(id, block, block.length, { abortSignal }).then(() => {});
-    });
+    const what = `upload "${blob.name}" to ${this.describe()}`;
+    if (body.localPath !== undefined) {
+      // Each block streams from its range of the file; the SDK calls the factory again for a retry.
+      await sendFileParts(
+        body.localPath,
+        { sizeBytes: body.sizeBytes, partSize: this.#blockSize, concurrency, what, signal, pace: body.pace },
+        async (range, index, abortSignal) => {
+          await blob.stageBlock(idOf(index), () => openRange(range), range.length, { abortSignal });
+        },
+      );
+    } else {
+      await sendInParts(body.open(), {
+        sizeBytes: body.sizeBytes,
+        pool: partBuffers(this.#blockSize, concurrency + 1),
+        concurrency,
+        what,
+        signal,
+      }, async (block, index, abortSignal) => {
+        await blob.stageBlock(idOf(index), block, block.length, { abortSignal });
+      });
+    }
     await blob.commitBlockList(ids, options);
     return body.sizeBytes;
   }

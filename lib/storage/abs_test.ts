@@ -151,6 +151,47 @@ Deno.test("AbsStore uploads a large body in parallel blocks and reads it back wh
   }
 });
 
+Deno.test("AbsStore streams a local file's blocks from disk, again on a retry", async () => {
+  const container = await newContainer();
+  const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: azurite.port });
+  const dir = await Deno.makeTempDir();
+  try {
+    const endpoint = `${proxy.url}/${AZURITE_ACCOUNT}`;
+    const store = new AbsStore(specFor(container, { endpoint, maxConnections: 3 }), {
+      env: KEY_ENV,
+      blockSizeBytes: 256 << 10,
+    });
+    const data = patterned((3 << 20) + 77);
+    const path = `${dir}/file.ltx`;
+    await Deno.writeFile(path, data);
+    const body: WriteBody = { sizeBytes: data.length, localPath: path, open: () => assert.fail("streamed") };
+    // A quarter of the requests fail once their body is off the wire; the SDK sends those blocks again.
+    proxy.setFaults({ errorRate: 0.25, seed: 11 });
+    await store.write({ level: 9, minTxid: 1n, maxTxid: 6n, createdAt: 7 }, body);
+    assert.ok(proxy.stats().errors > 0, JSON.stringify(proxy.stats()));
+    proxy.clear();
+    const blob = raw.getContainerClient(container).getBlockBlobClient(
+      "db/ltx/9/0000000000000001-0000000000000006.ltx",
+    );
+    assert.equal((await blob.getBlockList("committed")).committedBlocks?.length, 13);
+    assert.deepEqual(await readAll(await store.open({ level: 9, minTxid: 1n, maxTxid: 6n })), data);
+    // A file of another size than announced is refused before any block goes up.
+    const before = proxy.stats().requests;
+    await assert.rejects(
+      () =>
+        store.write({ level: 9, minTxid: 1n, maxTxid: 7n, createdAt: 7 }, {
+          ...body,
+          sizeBytes: data.length - 1,
+        }),
+      /has 3145805 bytes, not the 3145804 announced/,
+    );
+    assert.equal(proxy.stats().requests, before);
+  } finally {
+    await proxy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("AbsStore refuses a body that is not the announced size, and writes nothing", async () => {
   const container = await newContainer();
   const store = new AbsStore(specFor(container), { env: KEY_ENV, blockSizeBytes: 1024 });

@@ -140,9 +140,10 @@ export class S3Store implements ReplicaStore {
       const client = await this.#getClient();
       const { uploadMultipart } = await sdk();
       try {
-        await uploadMultipart(client, params, body.open(), body.sizeBytes, {
+        await uploadMultipart(client, params, body, {
           partSize,
           concurrency: this.spec.concurrency ?? DEFAULT_CONCURRENCY,
+          signPayload: this.spec.signPayload,
           what,
           signal,
         });

@@ -1,10 +1,17 @@
 /**
  * S3 multipart upload on the SDK's own commands. @aws-sdk/lib-storage did this before; its part chunker
  * joins incoming chunks with Buffer.concat, which on Deno's node:buffer copies in script (a sixth of the
- * replicator's CPU on a 20 MB/s load to s3rver). Here parts are recycled buffers filled with native copies
- * (upload_parts.ts), at most `concurrency` in flight, and any failure aborts the upload so no parts linger.
+ * replicator's CPU on a 20 MB/s load to s3rver). Here a local file's parts stream from disk (file_range.ts)
+ * and other bodies' parts are recycled buffers filled with native copies (upload_parts.ts), at most
+ * `concurrency` in flight, and any failure aborts the upload so no parts linger.
  */
-import type { ChecksumAlgorithm, CompletedPart, S3Client, StorageClass } from "@aws-sdk/client-s3";
+import type {
+  ChecksumAlgorithm,
+  CompletedPart,
+  S3Client,
+  StorageClass,
+  UploadPartCommandOutput,
+} from "@aws-sdk/client-s3";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -13,7 +20,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { partBuffers } from "../util/buffer_pool.ts";
 import { StorageError } from "../util/errors.ts";
-import { sendInParts } from "./upload_parts.ts";
+import { digestRange, type FileRange, openRange } from "./file_range.ts";
+import type { WriteBody } from "./store.ts";
+import { sendFileParts, sendInParts } from "./upload_parts.ts";
 
 /** S3's limits on a multipart upload. */
 export const MAX_PARTS = 10_000;
@@ -29,6 +38,8 @@ export interface MultipartTarget {
 export interface MultipartOptions {
   partSize: number;
   concurrency: number;
+  /** Whether requests sign their payload's SHA-256 (else the client sends UNSIGNED-PAYLOAD). */
+  signPayload: boolean;
   /** For errors: `write "<key>"`. */
   what: string;
   signal?: AbortSignal;
@@ -49,12 +60,11 @@ export function partSizeFor(sizeBytes: number, configured: number): number {
 export async function uploadMultipart(
   client: S3Client,
   target: MultipartTarget,
-  body: ReadableStream<Uint8Array>,
-  sizeBytes: number,
+  body: WriteBody,
   options: MultipartOptions,
 ): Promise<void> {
   const { signal } = options;
-  const partSize = partSizeFor(sizeBytes, options.partSize);
+  const partSize = partSizeFor(body.sizeBytes, options.partSize);
   // Where the client computes checksums by default (AWS), the upload must declare the algorithm its parts use.
   const checksummed = (await client.config.requestChecksumCalculation()) === "WHEN_SUPPORTED";
   const created = await client.send(
@@ -68,10 +78,11 @@ export async function uploadMultipart(
   if (!uploadId) throw new StorageError(`Cannot ${options.what}: the server gave no upload id`);
   const { Bucket, Key } = target;
   try {
-    const parts = await sendParts(client, { Bucket, Key, UploadId: uploadId }, body, sizeBytes, {
-      ...options,
-      partSize,
-    });
+    const upload = { Bucket, Key, UploadId: uploadId };
+    const partOptions = { ...options, partSize, checksummed };
+    const parts = body.localPath === undefined
+      ? await sendParts(client, upload, body.open(), body.sizeBytes, partOptions)
+      : await sendFileRanges(client, upload, body.localPath, body.sizeBytes, partOptions);
     await client.send(
       new CompleteMultipartUploadCommand({
         Bucket,
@@ -88,13 +99,16 @@ export async function uploadMultipart(
   }
 }
 
-/** Uploads the body's parts, `concurrency` at a time; the completed parts in order. */
+type UploadTarget = { Bucket: string; Key: string; UploadId: string };
+type PartOptions = MultipartOptions & { checksummed: boolean };
+
+/** Uploads the stream's parts from recycled buffers, `concurrency` at a time; the completed parts in order. */
 async function sendParts(
   client: S3Client,
-  upload: { Bucket: string; Key: string; UploadId: string },
+  upload: UploadTarget,
   body: ReadableStream<Uint8Array>,
   sizeBytes: number,
-  options: MultipartOptions,
+  options: PartOptions,
 ): Promise<CompletedPart[]> {
   const { partSize, concurrency, what, signal } = options;
   const done: CompletedPart[] = [];
@@ -103,22 +117,86 @@ async function sendParts(
     body,
     { sizeBytes, pool, concurrency, what, signal },
     async (data, index, abortSignal) => {
-      const PartNumber = index + 1;
-      const out = await client.send(
-        new UploadPartCommand({ ...upload, PartNumber, Body: data, ContentLength: data.length }),
-        { abortSignal },
-      );
-      if (!out.ETag) throw new StorageError(`Cannot ${what}: part ${PartNumber} came back without an ETag`);
-      done.push({
-        PartNumber,
-        ETag: out.ETag,
-        ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}),
-        ...(out.ChecksumCRC32C ? { ChecksumCRC32C: out.ChecksumCRC32C } : {}),
-        ...(out.ChecksumCRC64NVME ? { ChecksumCRC64NVME: out.ChecksumCRC64NVME } : {}),
-        ...(out.ChecksumSHA1 ? { ChecksumSHA1: out.ChecksumSHA1 } : {}),
-        ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
+      const command = new UploadPartCommand({
+        ...upload,
+        PartNumber: index + 1,
+        Body: data,
+        ContentLength: data.length,
       });
+      done.push(completed(await client.send(command, { abortSignal }), index + 1, what));
     },
   );
   return done.sort((a, b) => a.PartNumber! - b.PartNumber!);
+}
+
+/**
+ * Uploads a local file's parts, each streamed from its byte range, `concurrency` at a time; the completed
+ * parts in order. The digests a request declares (a signed payload's SHA-256, the CRC-32 a checksummed
+ * upload needs) come from one read of the range before it is sent.
+ */
+async function sendFileRanges(
+  client: S3Client,
+  upload: UploadTarget,
+  path: string,
+  sizeBytes: number,
+  options: PartOptions,
+): Promise<CompletedPart[]> {
+  const { partSize, concurrency, what, signal, signPayload, checksummed } = options;
+  const done: CompletedPart[] = [];
+  await sendFileParts(
+    path,
+    { sizeBytes, partSize, concurrency, what, signal },
+    async (range, index, abortSignal) => {
+      const digests = await digestRange(range, { sha256: signPayload, crc32: checksummed }, what);
+      const command = new UploadPartCommand({
+        ...upload,
+        PartNumber: index + 1,
+        ContentLength: range.length,
+        ...(digests.crc32
+          ? { ChecksumAlgorithm: "CRC32" as ChecksumAlgorithm, ChecksumCRC32: digests.crc32 }
+          : {}),
+      });
+      streamRangeBody(command, range, digests.sha256);
+      done.push(completed(await client.send(command, { abortSignal }), index + 1, what));
+    },
+  );
+  return done.sort((a, b) => a.PartNumber! - b.PartNumber!);
+}
+
+/**
+ * Makes each attempt of `command` (the SDK retries inside send) carry a fresh stream of the range, set
+ * after signing: the signature covers `sha256` when given, else the client's UNSIGNED-PAYLOAD.
+ */
+function streamRangeBody(command: UploadPartCommand, range: FileRange, sha256?: string): void {
+  if (sha256) {
+    command.middlewareStack.add((next) => (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers["x-amz-content-sha256"] = sha256;
+      return next(args);
+    }, { step: "build", name: "walshipPartSha256" });
+  }
+  command.middlewareStack.add((next) => async (args) => {
+    const stream = openRange(range);
+    // A copy of the request carries the stream, so no step before this one sees a consumed body (the
+    // retry step gives up on requests whose body is a stream, and this one can be sent again).
+    const request = { ...(args.request as object), body: stream };
+    try {
+      return await next({ ...args, request });
+    } finally {
+      stream.destroy(); // an aborted or refused request leaves it unread and open
+    }
+  }, { step: "deserialize", name: "walshipPartBody" });
+}
+
+function completed(out: UploadPartCommandOutput, PartNumber: number, what: string): CompletedPart {
+  if (!out.ETag) throw new StorageError(`Cannot ${what}: part ${PartNumber} came back without an ETag`);
+  return {
+    PartNumber,
+    ETag: out.ETag,
+    ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}),
+    ...(out.ChecksumCRC32C ? { ChecksumCRC32C: out.ChecksumCRC32C } : {}),
+    ...(out.ChecksumCRC64NVME ? { ChecksumCRC64NVME: out.ChecksumCRC64NVME } : {}),
+    ...(out.ChecksumSHA1 ? { ChecksumSHA1: out.ChecksumSHA1 } : {}),
+    ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
+  };
 }

@@ -3,7 +3,8 @@ import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { parseS3Url, type S3Spec } from "../config/s3_url.ts";
 import { NotFoundError, StorageError } from "../util/errors.ts";
 import { Logger } from "../util/log.ts";
-import { startFaultProxy } from "../../tests/helpers/fault_proxy.ts";
+import { type SeenRequest, startFaultProxy } from "../../tests/helpers/fault_proxy.ts";
+import { createHash } from "node:crypto";
 import { startS3Server } from "../../tests/helpers/s3_server.ts";
 import { formatLtxTimestamp, parseLtxTimestamp, S3Store, type S3StoreOptions } from "./s3.ts";
 import { s3Credentials } from "./s3_client.ts";
@@ -152,6 +153,82 @@ Deno.test("S3Store uploads a body above the part size in parts, byte for byte", 
     assert.deepEqual((await store.list(9)).map((f) => f.maxTxid), [0x20n, 0x21n]);
   } finally {
     await proxy.close();
+  }
+});
+
+Deno.test("S3Store streams a local file's parts from disk: signed SHA-256 per part, Content-Length, no chunking", async () => {
+  const seen: SeenRequest[] = [];
+  const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: server.port }, {}, (r) => seen.push(r));
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await newStore({ partSize: 5 * 1024 * 1024, concurrency: 2 }, {}, proxy.url);
+    const data = randomBytes(11 * 1024 * 1024 + 123);
+    const path = `${dir}/file.ltx`;
+    await Deno.writeFile(path, data);
+    // open() is the stream path; a local file must not need it.
+    const body: WriteBody = { sizeBytes: data.length, localPath: path, open: () => assert.fail("streamed") };
+    const ref = { level: 9, minTxid: 1n, maxTxid: 0x50n, createdAt: Date.now() };
+    await store.write(ref, body);
+    const key = "db/0009/0000000000000001-0000000000000050.ltx";
+    assert.deepEqual(await Deno.readFile(objectPath(store.spec.bucket, key)), data);
+    const parts = seen.filter((r) => r.method === "PUT" && r.target.includes("partNumber="));
+    const hashes = parts.map((
+      r,
+    ) => [Number(/partNumber=(\d+)/.exec(r.target)![1]), r.headers.get("x-amz-content-sha256")]);
+    const partSize = 5 * 1024 * 1024;
+    const expected = [0, 1, 2].map((i) => [
+      i + 1,
+      createHash("sha256").update(data.subarray(i * partSize, (i + 1) * partSize)).digest("hex"),
+    ]);
+    assert.deepEqual(hashes.sort(), expected);
+    for (const part of parts) {
+      assert.equal(part.headers.get("transfer-encoding"), undefined);
+      assert.ok(Number(part.headers.get("content-length")) > 0);
+    }
+    // Unsigned payloads skip the hashing read; a file of another size than announced is refused at once.
+    const unsigned = await newStore({ partSize, signPayload: false }, {}, proxy.url);
+    seen.length = 0;
+    await unsigned.write({ ...ref, maxTxid: 0x51n }, body);
+    assert.ok(
+      seen.filter((r) => r.target.includes("partNumber=")).every((r) =>
+        r.headers.get("x-amz-content-sha256") === "UNSIGNED-PAYLOAD"
+      ),
+    );
+    seen.length = 0;
+    await assert.rejects(
+      () => store.write({ ...ref, maxTxid: 0x52n }, { ...body, sizeBytes: data.length + 1 }),
+      /has 11534459 bytes, not the 11534460 announced/,
+    );
+    assert.equal(seen.length, 2, "create and abort, no part");
+  } finally {
+    await proxy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("S3Store: a streamed part is sent afresh when the SDK retries it", async () => {
+  const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: server.port });
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await newStore(
+      { partSize: 5 * 1024 * 1024, concurrency: 1 },
+      { maxAttempts: 8 },
+      proxy.url,
+    );
+    const data = randomBytes(10 * 1024 * 1024 + 5);
+    const path = `${dir}/file.ltx`;
+    await Deno.writeFile(path, data);
+    const ref = { level: 9, minTxid: 1n, maxTxid: 0x60n, createdAt: 0 };
+    // Half the requests fail after their body was taken off the wire, so parts go again.
+    proxy.setFaults({ errorRate: 0.5, seed: 7 });
+    await store.write(ref, { sizeBytes: data.length, localPath: path, open: () => assert.fail("streamed") });
+    // With this seed the third part fails three times before it goes through.
+    assert.ok(proxy.stats().errors >= 3, JSON.stringify(proxy.stats()));
+    proxy.clear();
+    assert.deepEqual(await readAll(await store.open(ref)), data);
+  } finally {
+    await proxy.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

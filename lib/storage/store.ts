@@ -31,6 +31,11 @@ export interface WriteBody {
    * this machine may copy it in the kernel instead of streaming it through `open()`.
    */
   localPath?: string;
+  /**
+   * Awaited before each part of `localPath` goes out, by stores that send a file in parts: lets a
+   * background upload (a compaction's) wait while work a commit's lag depends on runs. `open()` paces itself.
+   */
+  pace?: () => Promise<void>;
 }
 
 export interface ByteRange {

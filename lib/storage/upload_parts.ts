@@ -1,11 +1,13 @@
 /**
- * The two ways a store sends a body of known size: whole (one buffer of exactly that size), or in parts
- * (S3 multipart, Azure staged blocks) cut into recycled buffers, a few in flight at once. Both fail with
+ * The ways a store sends a body of known size: whole (one buffer of exactly that size), or in parts (S3
+ * multipart, Azure staged blocks), a few in flight at once, either cut into recycled buffers from the
+ * body's stream or, when the body is a local file, streamed from byte ranges of that file. All fail with
  * one message when the body has more or fewer bytes than announced.
  */
 import type { BufferPool } from "../util/buffer_pool.ts";
 import { StorageError } from "../util/errors.ts";
 import { recycleReadBuffer } from "../util/read_buffers.ts";
+import { checkFileSize, fileParts, type FileRange } from "./file_range.ts";
 
 /** Reads a body that must be exactly `size` bytes into one buffer. `what` is e.g. `upload "<key>"`. */
 export async function readWhole(
@@ -107,6 +109,51 @@ export async function sendInParts(
   } finally {
     await reader.cancel().catch(() => {});
   }
+}
+
+export interface FilePartOptions {
+  sizeBytes: number;
+  partSize: number;
+  /** Parts in flight at most. */
+  concurrency: number;
+  what: string;
+  signal?: AbortSignal;
+  /** Awaited before each part is handed to `send`. */
+  pace?: () => Promise<void>;
+}
+
+/**
+ * Hands each part of the local file at `path` to `send` as a byte range, at most `concurrency` at once, in
+ * order of starting. The first failure aborts the others (through the signal `send` gets) and is thrown
+ * once they have settled.
+ */
+export async function sendFileParts(
+  path: string,
+  options: FilePartOptions,
+  send: (range: FileRange, index: number, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const { sizeBytes, partSize, concurrency, what, signal, pace } = options;
+  await checkFileSize(path, sizeBytes, what);
+  const parts = fileParts(path, sizeBytes, partSize);
+  const stop = new AbortController();
+  const abortSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  let failure: { error: unknown } | undefined;
+  let next = 0;
+  const worker = async () => {
+    while (!failure && next < parts.length) {
+      const index = next++;
+      try {
+        await pace?.();
+        abortSignal.throwIfAborted();
+        await send(parts[index]!, index, abortSignal);
+      } catch (error) {
+        failure ??= { error };
+        stop.abort();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, parts.length) }, worker));
+  if (failure) throw failure.error;
 }
 
 function sizeMismatch(what: string, got: number, expected: number): StorageError {

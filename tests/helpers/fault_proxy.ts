@@ -48,12 +48,21 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+/** A request's head as the proxy saw it (header names in lower case). */
+export interface SeenRequest {
+  method: string;
+  /** Path and query. */
+  target: string;
+  headers: ReadonlyMap<string, string>;
+}
+
 type Fault = "error" | "slowDown" | "reset" | undefined;
 
-/** Starts a proxy to `target` on 127.0.0.1 with a random port. */
+/** Starts a proxy to `target` on 127.0.0.1 with a random port; `onRequest` sees each request's head. */
 export function startFaultProxy(
   target: { hostname: string; port: number },
   faults: Faults = {},
+  onRequest?: (request: SeenRequest) => void,
 ): Promise<FaultProxy> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const stopping = new AbortController();
@@ -99,6 +108,11 @@ export function startFaultProxy(
         const request = parseHead(raw);
         stats.requests++;
         countRequest(counts, request);
+        onRequest?.({
+          method: request.first[0] ?? "",
+          target: request.first[1] ?? "",
+          headers: request.headers,
+        });
         const fault = chooseFault();
         if (current.delayMs) {
           const [min, max] = current.delayMs;
