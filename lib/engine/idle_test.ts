@@ -88,6 +88,8 @@ Deno.test("a compaction level with no new input skips its listings until fed or 
   });
   try {
     await db.sync();
+    app.exec("INSERT INTO t VALUES (2)"); // two files: a lone one would wait for company
+    await db.sync();
     await new Replica(db, store).sync();
     maintenance.noteActivity();
     assert.equal(maintenance.isDue(), false, "no boundary passed yet");
@@ -107,13 +109,70 @@ Deno.test("a compaction level with no new input skips its listings until fed or 
     await maintenance.runDue();
     assert.equal(store.lists, lists + 2);
 
-    app.exec("INSERT INTO t VALUES (2)");
-    await db.sync();
+    for (const v of [3, 4]) {
+      app.exec(`INSERT INTO t VALUES (${v})`);
+      await db.sync();
+    }
     await new Replica(db, store).sync();
     maintenance.noteActivity();
     now += 1000;
     assert.equal(maintenance.isDue(), true, "fed by a shipment");
     assert.equal((await maintenance.runDue()).compacted.length, 1);
+  } finally {
+    await db.close();
+    await cleanup();
+  }
+});
+
+Deno.test("a lone source file waits for company (the top level: ten of its intervals), without listings", async () => {
+  const { dir, path: dbPath, app, cleanup } = await walApp("walship-lone-", "INSERT INTO t VALUES (1)");
+  const store = countingLists(new FileStore(join(dir, "replica")));
+  const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
+  let now = Date.now();
+  const maintenance = new ReplicaMaintenance(store, {
+    schedule: { ...DEFAULT_SCHEDULE, levelIntervalsMs: [1000], retentionEnabled: false },
+    scratchDir: db.scratchDir,
+    now: () => now,
+  });
+  const replica = new Replica(db, store);
+  try {
+    await db.sync();
+    await replica.sync();
+    maintenance.noteActivity();
+    const lone = (await store.list(0))[0]!;
+    now = Math.max(now, lone.createdAt) + 1000;
+    assert.equal(maintenance.isDue(), true);
+    assert.deepEqual((await maintenance.runDue()).compacted, [], "a merge of one file is a copy: it waits");
+    assert.deepEqual(await store.list(1), []);
+    const lists = store.lists;
+    now += 1000;
+    assert.equal(maintenance.isDue(), false, "no new file, not yet ten intervals");
+    await maintenance.runDue();
+    assert.equal(store.lists, lists, "a waiting level does not list");
+
+    // Company arrives: the next boundary merges both files into one.
+    app.exec("INSERT INTO t VALUES (2)");
+    await db.sync();
+    await replica.sync();
+    maintenance.noteActivity();
+    now += 1000;
+    const merged = (await maintenance.runDue()).compacted;
+    assert.deepEqual(merged.map((f) => [f.level, f.minTxid, f.maxTxid]), [[1, 1n, 2n]]);
+
+    // Alone again: merged on its own once it has waited ten intervals (10 s).
+    app.exec("INSERT INTO t VALUES (3)");
+    await db.sync();
+    await replica.sync();
+    maintenance.noteActivity();
+    const third = (await store.list(0)).at(-1)!;
+    now += 1000;
+    assert.deepEqual((await maintenance.runDue()).compacted, []);
+    now = third.createdAt + 9000;
+    assert.equal(maintenance.isDue(), false);
+    now = third.createdAt + 10_000;
+    assert.equal(maintenance.isDue(), true);
+    const alone = (await maintenance.runDue()).compacted;
+    assert.deepEqual(alone.map((f) => [f.level, f.minTxid, f.maxTxid]), [[1, 3n, 3n]]);
   } finally {
     await db.close();
     await cleanup();

@@ -7,7 +7,7 @@
 import { formatTxid } from "../ltx/txid.ts";
 import type { LtxFileInfo, ReplicaStore } from "../storage/store.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
-import { compactInto, type CompactOptions } from "./compactor.ts";
+import { compactInto, compactionRuns, type CompactOptions } from "./compactor.ts";
 import type { LocalMirror } from "./local_store.ts";
 import { listAllLevels } from "./restore_plan.ts";
 import { filesToRemove } from "./retention.ts";
@@ -47,6 +47,11 @@ export class ReplicaMaintenance {
    */
   #fed: boolean[];
   #lookedAt: number[];
+  /**
+   * Per level: when the lone source file it set aside becomes worth a merge of its own (Infinity: none
+   * set aside). A merge of one file is a copy of it; waiting lets later files join the same merge.
+   */
+  #revisitAt: number[];
   #nextRetentionAt = 0;
   /** Files arrived since retention last ran: an idle replica is not listed again and again. */
   #changed = true;
@@ -64,6 +69,7 @@ export class ReplicaMaintenance {
     this.#handled = options.schedule.levelIntervalsMs.map((interval) => alignDown(start, interval));
     this.#fed = this.#handled.map(() => true);
     this.#lookedAt = this.#handled.map(() => start);
+    this.#revisitAt = this.#handled.map(() => Infinity);
   }
 
   /** New files reached the replica: L1 has something to merge, retention something to look at. */
@@ -88,7 +94,7 @@ export class ReplicaMaintenance {
     const boundary = alignDown(now, interval);
     if (boundary <= this.#handled[i]!) return "no";
     const looked = now - this.#lookedAt[i]! < LOOK_ANYWAY_INTERVALS * interval;
-    return this.#fed[i] || !looked ? "compact" : "skip";
+    return this.#fed[i] || !looked || now >= this.#revisitAt[i]! ? "compact" : "skip";
   }
 
   get compactsL0(): boolean {
@@ -130,6 +136,7 @@ export class ReplicaMaintenance {
     const i = level - 1;
     this.#fed[i] = false;
     this.#lookedAt[i] = this.#now();
+    this.#revisitAt[i] = Infinity;
     try {
       const written = await this.#compactLevel(level, boundary, signal);
       if (written === null) this.#fed[i] = true; // waited: the source is still unmerged
@@ -154,6 +161,7 @@ export class ReplicaMaintenance {
     const dstMax = newest?.maxTxid ?? 0n;
     if (level === 1) this.l1MaxTxid = dstMax;
     if (boundary !== undefined && newest && newest.createdAt > boundary) return null;
+    if (boundary !== undefined && this.#setAsideLoneFile(level, src, dstMax)) return [];
     const mirror = [...dst, ...src].some((f) => f.ltxSizeBytes !== undefined) ? this.#o.mirror : undefined;
     const target = mirror ? mirror.keepingCopies(this.store) : this.store;
     const written = await compactInto(target, src, dstMax, level, {
@@ -171,6 +179,27 @@ export class ReplicaMaintenance {
     }
     if (level === 1 && written.length > 0) this.l1MaxTxid = written.at(-1)!.maxTxid;
     return written;
+  }
+
+  /**
+   * At a boundary, a source holding one unmerged file waits for company (the level is fed again when
+   * one arrives) up to the next level's interval (the top level: ten of its own). Copying it alone
+   * would upload it again for nothing, which for a large first file is the whole database; true when
+   * it waits.
+   */
+  #setAsideLoneFile(level: number, src: LtxFileInfo[], dstMax: bigint): boolean {
+    const runs = compactionRuns(src, dstMax);
+    if (runs.length !== 1 || runs[0]!.length !== 1) return false;
+    const intervals = this.#o.schedule.levelIntervalsMs;
+    const waitMs = intervals[level] ?? intervals[level - 1]! * LOOK_ANYWAY_INTERVALS;
+    const until = runs[0]![0]!.createdAt + waitMs;
+    if (this.#now() >= until) return false;
+    this.#revisitAt[level - 1] = until;
+    this.#logger.debug("lone file waits for company", {
+      ltxLevel: level,
+      until: new Date(until).toISOString(),
+    });
+    return true;
   }
 
   /** Removes what the retention policy no longer needs (see retention.ts). */
