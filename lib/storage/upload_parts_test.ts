@@ -12,6 +12,19 @@ const chunked = (bytes: Uint8Array, size = 37) =>
     Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.slice(i * size, (i + 1) * size)),
   );
 
+/** A part sender that refuses part 2 and holds the others until aborted, noting which were. */
+function refuseSecondPart(aborted: number[]) {
+  return (_: unknown, i: number, signal: AbortSignal): Promise<void> => {
+    if (i === 1) return Promise.reject(new Error("part 2 refused"));
+    return new Promise((_, reject) =>
+      signal.addEventListener("abort", () => {
+        aborted.push(i);
+        reject(new Error("aborted"));
+      })
+    );
+  };
+}
+
 Deno.test("sendInParts cuts parts of the pool's size, keeps `concurrency` in flight and reuses buffers", async () => {
   const pool = new BufferPool(100, 4);
   const got: Uint8Array[] = [];
@@ -43,15 +56,7 @@ Deno.test("sendInParts: a failing part aborts the others and is the error thrown
       sendInParts(
         chunked(data),
         { sizeBytes: 1000, pool, concurrency: 3, what: "upload x" },
-        (_, i, signal) => {
-          if (i === 1) return Promise.reject(new Error("part 2 refused"));
-          return new Promise((_, reject) =>
-            signal.addEventListener("abort", () => {
-              aborted.push(i);
-              reject(new Error("aborted"));
-            })
-          );
-        },
+        refuseSecondPart(aborted),
       ),
     /part 2 refused/,
   );
@@ -128,15 +133,9 @@ Deno.test("sendFileParts hands out byte ranges, `concurrency` at once, each afte
         sendFileParts(
           path,
           { sizeBytes: 1000, partSize: 100, concurrency: 3, what: "upload x" },
-          (_, i, signal) => {
+          (range, i, signal) => {
             started++;
-            if (i === 1) return Promise.reject(new Error("part 2 refused"));
-            return new Promise((_, reject) =>
-              signal.addEventListener("abort", () => {
-                aborted.push(i);
-                reject(new Error("aborted"));
-              })
-            );
+            return refuseSecondPart(aborted)(range, i, signal);
           },
         ),
       /part 2 refused/,
