@@ -82,7 +82,10 @@ export async function uploadMultipart(
     const partOptions = { ...options, partSize, checksummed };
     const parts = body.localPath === undefined
       ? await sendParts(client, upload, body.open(), body.sizeBytes, partOptions)
-      : await sendFileRanges(client, upload, body.localPath, body.sizeBytes, partOptions);
+      : await sendFileRanges(client, upload, body.localPath, body.sizeBytes, {
+        ...partOptions,
+        pace: body.pace,
+      });
     await client.send(
       new CompleteMultipartUploadCommand({
         Bucket,
@@ -100,7 +103,7 @@ export async function uploadMultipart(
 }
 
 type UploadTarget = { Bucket: string; Key: string; UploadId: string };
-type PartOptions = MultipartOptions & { checksummed: boolean };
+type PartOptions = MultipartOptions & { checksummed: boolean; pace?: () => Promise<void> };
 
 /** Uploads the stream's parts from recycled buffers, `concurrency` at a time; the completed parts in order. */
 async function sendParts(
@@ -141,11 +144,11 @@ async function sendFileRanges(
   sizeBytes: number,
   options: PartOptions,
 ): Promise<CompletedPart[]> {
-  const { partSize, concurrency, what, signal, signPayload, checksummed } = options;
+  const { partSize, concurrency, what, signal, signPayload, checksummed, pace } = options;
   const done: CompletedPart[] = [];
   await sendFileParts(
     path,
-    { sizeBytes, partSize, concurrency, what, signal },
+    { sizeBytes, partSize, concurrency, what, signal, pace },
     async (range, index, abortSignal) => {
       const digests = await digestRange(range, { sha256: signPayload, crc32: checksummed }, what);
       const command = new UploadPartCommand({

@@ -166,9 +166,16 @@ Deno.test("S3Store streams a local file's parts from disk: signed SHA-256 per pa
     const path = `${dir}/file.ltx`;
     await Deno.writeFile(path, data);
     // open() is the stream path; a local file must not need it.
-    const body: WriteBody = { sizeBytes: data.length, localPath: path, open: () => assert.fail("streamed") };
+    let paced = 0;
+    const body: WriteBody = {
+      sizeBytes: data.length,
+      localPath: path,
+      open: () => assert.fail("streamed"),
+      pace: () => Promise.resolve(void paced++),
+    };
     const ref = { level: 9, minTxid: 1n, maxTxid: 0x50n, createdAt: Date.now() };
     await store.write(ref, body);
+    assert.equal(paced, 3, "each part waits for pace");
     const key = "db/0009/0000000000000001-0000000000000050.ltx";
     assert.deepEqual(await Deno.readFile(objectPath(store.spec.bucket, key)), data);
     const parts = seen.filter((r) => r.method === "PUT" && r.target.includes("partNumber="));
