@@ -2,7 +2,7 @@
 import { readBuffer } from "./read_buffers.ts";
 
 /**
- * Streams `handle`. By default in 1 MiB recycled buffers (lib/util/read_buffers.ts), each read on
+ * Streams `handle` in recycled buffers (lib/util/read_buffers.ts). By default 1 MiB ones, each read on
  * Deno's blocking pool with one chunk read ahead, so a reader decoding one chunk overlaps the read of
  * the next. With `onDemandBytes`, in synchronous reads of that size and nothing ahead: for a merge,
  * which holds all its inputs (up to 32) open at once. Only for files without SQLite locks: async ops
@@ -15,7 +15,7 @@ export function fileChunks(handle: Deno.FsFile, onDemandBytes?: number): Readabl
     open = false;
   };
   const read = async (): Promise<Uint8Array | null> => {
-    const buf = onDemandBytes ? new Uint8Array(onDemandBytes) : readBuffer();
+    const buf = readBuffer(onDemandBytes);
     const n = onDemandBytes ? handle.readSync(buf) : await handle.read(buf);
     if (n === null || n === 0) return null;
     return n === buf.length ? buf : buf.subarray(0, n);

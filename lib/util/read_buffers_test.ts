@@ -13,3 +13,13 @@ Deno.test("a recycled read buffer is reused; foreign buffers and double returns 
   recycleReadBuffer(foreign);
   assert.notEqual(readBuffer().buffer, foreign.buffer);
 });
+
+Deno.test("read buffers of another size come from their own pool and go back to it", () => {
+  const small = readBuffer(128 << 10);
+  assert.equal(small.length, 128 << 10);
+  recycleReadBuffer(small.subarray(0, 10));
+  assert.equal(readBuffer(128 << 10).buffer, small.buffer);
+  const big = readBuffer();
+  recycleReadBuffer(big);
+  assert.notEqual(readBuffer(128 << 10).buffer, big.buffer, "a 1 MiB buffer is not handed out as 128 KiB");
+});
