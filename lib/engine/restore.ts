@@ -15,6 +15,7 @@ import { removeIfExists, syncDir } from "../util/fs.ts";
 import { dirname } from "node:path";
 import { openResumable } from "./resumable.ts";
 import { chunksStream, readAllChunks } from "../util/streams.ts";
+import { keepReadBuffers, READ_BUFFER_BYTES } from "../util/read_buffers.ts";
 import { PageWritePool } from "./page_write_pool.ts";
 import { PageWriter } from "./page_writer.ts";
 
@@ -55,6 +56,8 @@ export async function restoreToFile(
       throw new CorruptionError(`${describe(store, file)} is too small to be an LTX file`);
     }
   }
+  // Files fetched ahead hold their read buffers until decoded; keep them all for the next files.
+  using _spares = keepReadBuffers(Math.ceil(prefetchBudgetBytes / READ_BUFFER_BYTES) + parallelism);
   const tmp = `${outPath}.tmp`;
   await removeIfExists(tmp);
   const fetched = new Map<number, Promise<Uint8Array[]>>();

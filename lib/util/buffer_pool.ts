@@ -24,6 +24,17 @@ export class BufferPool {
     return this;
   }
 
+  /** How many unused buffers it keeps at most. */
+  get maxSpare(): number {
+    return this.#maxSpare;
+  }
+
+  /** Keeps at most `maxSpare` unused buffers from now on, letting go of any beyond that. */
+  limitSpare(maxSpare: number): void {
+    this.#maxSpare = maxSpare;
+    this.#spare.length = Math.min(this.#spare.length, maxSpare);
+  }
+
   take(): Uint8Array {
     const buffer = this.#spare.pop();
     if (buffer) return new Uint8Array(buffer);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { READ_BUFFER_BYTES, readBuffer, recycleReadBuffer } from "./read_buffers.ts";
+import { keepReadBuffers, READ_BUFFER_BYTES, readBuffer, recycleReadBuffer } from "./read_buffers.ts";
 
 Deno.test("a recycled read buffer is reused; foreign buffers and double returns are not taken", () => {
   const first = readBuffer();
@@ -22,4 +22,20 @@ Deno.test("read buffers of another size come from their own pool and go back to 
   const big = readBuffer();
   recycleReadBuffer(big);
   assert.notEqual(readBuffer(128 << 10).buffer, big.buffer, "a 1 MiB buffer is not handed out as 128 KiB");
+});
+
+Deno.test("keepReadBuffers keeps more spares until disposed, then lets the extra ones go", () => {
+  const size = 64 << 10;
+  const take20 = () => Array.from({ length: 20 }, () => readBuffer(size));
+  let held: Uint8Array[];
+  {
+    using _ = keepReadBuffers(20, size);
+    held = take20();
+    for (const b of held) recycleReadBuffer(b);
+    const again = new Set(take20().map((b) => b.buffer));
+    assert.equal(held.filter((b) => again.has(b.buffer)).length, 20, "all 20 reused");
+    for (const b of held) recycleReadBuffer(b);
+  }
+  const after = new Set(take20().map((b) => b.buffer));
+  assert.equal(held.filter((b) => after.has(b.buffer)).length, 8, "back to the usual 8 spares");
 });
