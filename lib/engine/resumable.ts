@@ -1,8 +1,10 @@
 /**
- * A download that survives broken connections: on a read error, or when no byte arrives for a while (a
- * connection that went silent never errors), it re-opens the file at the byte it reached.
+ * A download that survives broken connections: on a read error, when no byte arrives for a while (a
+ * connection that went silent never errors), or when the body ends short of the size the listing gave
+ * (a truncated response, or a server that rewrote the object under the read), it re-opens the file at
+ * the byte it reached.
  */
-import type { LtxFileRef, ReplicaStore } from "../storage/store.ts";
+import type { LtxFileInfo, LtxFileRef, ReplicaStore } from "../storage/store.ts";
 import { isRetriableError } from "../storage/retry.ts";
 import { StorageError } from "../util/errors.ts";
 import { ltxFileName } from "../ltx/txid.ts";
@@ -19,10 +21,12 @@ export interface ResumableOptions {
 
 export function openResumable(
   store: Pick<ReplicaStore, "open">,
-  file: LtxFileRef,
+  file: LtxFileRef | LtxFileInfo,
   options: ResumableOptions = {},
 ): ReadableStream<Uint8Array> {
   const { retries = 5, backoffMs = 250, idleTimeoutMs = 60_000, signal } = options;
+  // The bytes open() yields: an encrypted store's listing gives the plaintext size apart.
+  const expected = "sizeBytes" in file ? file.ltxSizeBytes ?? file.sizeBytes : undefined;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let offset = 0;
   let attempts = 0;
@@ -32,7 +36,10 @@ export function openResumable(
         try {
           reader ??= (await store.open(file, offset > 0 ? { offset } : undefined, signal)).getReader();
           const { done, value } = await readWithin(reader, idleTimeoutMs, file);
-          if (done) return controller.close();
+          if (done) {
+            if (expected !== undefined && offset < expected) throw endedShort(file, offset, expected);
+            return controller.close();
+          }
           offset += value.length;
           controller.enqueue(value);
           return;
@@ -49,6 +56,11 @@ export function openResumable(
       await reader?.cancel(reason);
     },
   });
+}
+
+function endedShort(file: LtxFileRef, offset: number, expected: number): StorageError {
+  const name = `L${file.level}/${ltxFileName(file.minTxid, file.maxTxid)}`;
+  return new StorageError(`${name} ended after ${offset} of its ${expected} bytes`, { retriable: true });
 }
 
 /** One read, failing (retriably) when nothing arrives within `ms`. */

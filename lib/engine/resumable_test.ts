@@ -6,8 +6,8 @@ import { openResumable } from "./resumable.ts";
 const FILE: LtxFileRef = { level: 0, minTxid: 1n, maxTxid: 2n };
 const DATA = Uint8Array.from({ length: 300 }, (_, i) => i % 251);
 
-/** A store whose first `badOpens` opens send 100 bytes, then `fault` (an error, or silence for ever). */
-function flakyStore(badOpens: number, fault: "error" | "silence") {
+/** A store whose first `badOpens` opens send 100 bytes, then `fault` (an error, silence for ever, or the end). */
+function flakyStore(badOpens: number, fault: "error" | "silence" | "end") {
   const offsets: number[] = [];
   const cancelled: number[] = [];
   return {
@@ -29,6 +29,7 @@ function flakyStore(badOpens: number, fault: "error" | "silence") {
               return controller.enqueue(DATA.slice(offset, offset + 100));
             }
             if (fault === "error") throw new StorageError("connection reset", { retriable: true });
+            if (fault === "end") return controller.close(); // a response cut short, or an object being rewritten
             return new Promise(() => {}); // a connection that went silent
           },
           cancel: () => void cancelled.push(n),
@@ -64,4 +65,25 @@ Deno.test("openResumable gives up after its retries, naming the silence", async 
     /no data for 0.02 s while reading L0\/0000000000000001-0000000000000002\.ltx/,
   );
   assert.equal(store.offsets.length, 3);
+});
+
+Deno.test("openResumable resumes a body that ends short of the listed size", async () => {
+  const info = { ...FILE, createdAt: 0, sizeBytes: DATA.length };
+  const store = flakyStore(2, "end");
+  assert.deepEqual(await readAll(openResumable(store, info, { backoffMs: 1 })), DATA);
+  assert.deepEqual(store.offsets, [0, 100, 200]);
+  // An encrypted store's listing gives the plaintext size apart: that is what open() yields.
+  const encrypted = { ...info, sizeBytes: DATA.length + 200, ltxSizeBytes: DATA.length };
+  assert.deepEqual(await readAll(openResumable(flakyStore(0, "end"), encrypted)), DATA);
+  // Short for good: a retriable error naming the file, after the retries.
+  const truncated = {
+    open: (_: LtxFileRef, range?: ByteRange) =>
+      Promise.resolve(new Blob([DATA.slice(range?.offset ?? 0, 100)]).stream()),
+  };
+  await assert.rejects(
+    () => readAll(openResumable(truncated, info, { backoffMs: 1, retries: 2 })),
+    { message: "L0/0000000000000001-0000000000000002.ltx ended after 100 of its 300 bytes" },
+  );
+  // Without a listed size there is nothing to compare with.
+  assert.equal((await readAll(openResumable(flakyStore(1, "end"), FILE))).length, 100);
 });
