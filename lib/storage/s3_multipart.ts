@@ -16,6 +16,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  HeadObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { partBuffers } from "../util/buffer_pool.ts";
@@ -99,6 +100,27 @@ export async function uploadMultipart(
     // Best effort: a lingering upload costs storage until the bucket's lifecycle rule removes it.
     await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => {});
     throw err;
+  }
+  await checkStoredSize(client, target, body.sizeBytes, options);
+}
+
+/**
+ * One HEAD after the upload: the stored object must have every byte sent. A server that answers a part
+ * before it has written all of it (s3rver does) can assemble a short object from a part still being
+ * written; a failed check is retriable, and the retry uploads the whole file again.
+ */
+async function checkStoredSize(
+  client: S3Client,
+  { Bucket, Key }: MultipartTarget,
+  sizeBytes: number,
+  { what, signal }: MultipartOptions,
+): Promise<void> {
+  const head = await client.send(new HeadObjectCommand({ Bucket, Key }), { abortSignal: signal });
+  if (head.ContentLength !== sizeBytes) {
+    throw new StorageError(
+      `Cannot ${what}: the server stored ${head.ContentLength} of the ${sizeBytes} bytes uploaded`,
+      { retriable: true },
+    );
   }
 }
 

@@ -132,7 +132,7 @@ Deno.test("S3Store uploads a body above the part size in parts, byte for byte", 
     const ref = { level: 9, minTxid: 1n, maxTxid: 0x20n, createdAt: Date.now() };
     const before = proxy.stats().requests;
     const info = await store.write(ref, chunkedBody(data));
-    assert.equal(proxy.stats().requests - before, 5, "create, three parts, complete");
+    assert.equal(proxy.stats().requests - before, 6, "create, three parts, complete, a HEAD of the size");
     assert.equal(info.sizeBytes, data.length);
     assert.deepEqual(await readAll(await store.open(ref)), data);
     const key = "db/0009/0000000000000001-0000000000000020.ltx";
@@ -235,6 +235,43 @@ Deno.test("S3Store: a streamed part is sent afresh when the SDK retries it", asy
     assert.deepEqual(await readAll(await store.open(ref)), data);
   } finally {
     await proxy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("S3Store: an object stored shorter than uploaded is a retriable error, not a success", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await newStore({ partSize: 5 * 1024 * 1024, concurrency: 1 });
+    const data = randomBytes(11 * 1024 * 1024);
+    const path = `${dir}/file.ltx`;
+    await Deno.writeFile(path, data);
+    const uploads = `${server.dataDir}/${store.spec.bucket}/._S3rver_uploads`;
+    let parts = 0;
+    // Before the third part goes, cut the second one short on the server's disk, as s3rver does when it
+    // answers a part before it has written all of it.
+    const pace = async () => {
+      if (++parts < 3) return;
+      for await (const upload of Deno.readDir(uploads)) {
+        await Deno.truncate(`${uploads}/${upload.name}/2`, 1000);
+      }
+    };
+    const ref = { level: 9, minTxid: 1n, maxTxid: 0x70n, createdAt: 0 };
+    await assert.rejects(
+      () =>
+        store.write(ref, {
+          sizeBytes: data.length,
+          localPath: path,
+          open: () => assert.fail("streamed"),
+          pace,
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof StorageError && err.retriable, String(err));
+        assert.match(err.message, /stored 6292456 of the 11534336 bytes uploaded/);
+        return true;
+      },
+    );
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
