@@ -107,7 +107,8 @@ export async function uploadMultipart(
 /**
  * One HEAD after the upload: the stored object must have every byte sent. A server that answers a part
  * before it has written all of it (s3rver does) can assemble a short object from a part still being
- * written; a failed check is retriable, and the retry uploads the whole file again.
+ * written; a failed check is retriable, and the retry uploads the whole file again. Keys that may not
+ * read (403) skip the check.
  */
 async function checkStoredSize(
   client: S3Client,
@@ -115,7 +116,14 @@ async function checkStoredSize(
   sizeBytes: number,
   { what, signal }: MultipartOptions,
 ): Promise<void> {
-  const head = await client.send(new HeadObjectCommand({ Bucket, Key }), { abortSignal: signal });
+  let head;
+  try {
+    head = await client.send(new HeadObjectCommand({ Bucket, Key }), { abortSignal: signal });
+  } catch (err) {
+    // Write-only keys (no s3:GetObject) cannot look: the upload stands, unchecked, as it did before.
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) return;
+    throw err;
+  }
   if (head.ContentLength !== sizeBytes) {
     throw new StorageError(
       `Cannot ${what}: the server stored ${head.ContentLength} of the ${sizeBytes} bytes uploaded`,

@@ -192,6 +192,11 @@ Deno.test("S3Store streams a local file's parts from disk: signed SHA-256 per pa
       assert.equal(part.headers.get("transfer-encoding"), undefined);
       assert.ok(Number(part.headers.get("content-length")) > 0);
     }
+    // Keys that may not read (HEAD answered 403) still upload: the size check is skipped.
+    proxy.setFaults({ deniedMethods: ["HEAD"] });
+    await store.write({ ...ref, maxTxid: 0x53n }, body);
+    proxy.clear();
+    assert.equal((await store.list(9)).find((f) => f.maxTxid === 0x53n)?.sizeBytes, data.length);
     // Unsigned payloads skip the hashing read; a file of another size than announced is refused at once.
     const unsigned = await newStore({ partSize, signPayload: false }, {}, proxy.url);
     seen.length = 0;

@@ -15,6 +15,8 @@ export interface Faults {
   resetRate?: number;
   /** Random delay before each request is handled, min..max ms. */
   delayMs?: [number, number];
+  /** Methods answered 403 AccessDenied (as a key without that permission is), e.g. ["HEAD"]. */
+  deniedMethods?: string[];
   /** Seeds the fault choices so a run can be repeated. @default random */
   seed?: number;
 }
@@ -56,7 +58,7 @@ export interface SeenRequest {
   headers: ReadonlyMap<string, string>;
 }
 
-type Fault = "error" | "slowDown" | "reset" | undefined;
+type Fault = "error" | "slowDown" | "reset" | "denied" | undefined;
 
 /** Starts a proxy to `target` on 127.0.0.1 with a random port; `onRequest` sees each request's head. */
 export function startFaultProxy(
@@ -113,14 +115,14 @@ export function startFaultProxy(
           target: request.first[1] ?? "",
           headers: request.headers,
         });
-        const fault = chooseFault();
+        const fault = current.deniedMethods?.includes(request.first[0] ?? "") ? "denied" : chooseFault();
         if (current.delayMs) {
           const [min, max] = current.delayMs;
           stats.delayed++;
           await sleep(min + random() * (max - min), stopping.signal);
         }
-        if (fault === "error" || fault === "slowDown") {
-          stats[fault === "error" ? "errors" : "slowDowns"]++;
+        if (fault === "error" || fault === "slowDown" || fault === "denied") {
+          if (fault !== "denied") stats[fault === "error" ? "errors" : "slowDowns"]++;
           // Take the whole request off the wire so the connection can carry the next one.
           if (expectsContinue(request)) await writeAll(clientConn, CONTINUE);
           await relayBody(client, null, requestFraming(request));
@@ -399,10 +401,11 @@ async function relayBytes(
 const FAULT_REPLIES = {
   error: { status: "500 Internal Server Error", code: "InternalError", azureCode: "InternalError" },
   slowDown: { status: "503 Slow Down", code: "SlowDown", azureCode: "ServerBusy" },
+  denied: { status: "403 Forbidden", code: "AccessDenied", azureCode: "AuthorizationPermissionMismatch" },
 };
 
 /** A complete error answer as S3 writes it, with the header Azure's SDK reads the code from. */
-function faultReply(fault: "error" | "slowDown", request: Head, requestNumber: number): Uint8Array {
+function faultReply(fault: keyof typeof FAULT_REPLIES, request: Head, requestNumber: number): Uint8Array {
   const { status, code, azureCode } = FAULT_REPLIES[fault];
   const requestId = `fault-proxy-${requestNumber}`;
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
