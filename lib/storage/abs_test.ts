@@ -8,6 +8,7 @@ import { bytesBody, type WriteBody } from "./store.ts";
 import { runStoreConformance } from "./store_conformance.ts";
 import { freePort } from "../../tests/helpers/s3_server.ts";
 import { startFaultProxy } from "../../tests/helpers/fault_proxy.ts";
+import { localFileBody } from "../../tests/helpers/local_file_body.ts";
 
 // One server for the whole file; the last test stops it.
 const azurite = await startAzurite();
@@ -162,20 +163,12 @@ Deno.test("AbsStore streams a local file's blocks from disk, again on a retry", 
       blockSizeBytes: 256 << 10,
     });
     const data = patterned((3 << 20) + 77);
-    const path = `${dir}/file.ltx`;
-    await Deno.writeFile(path, data);
-    let paced = 0;
-    const body: WriteBody = {
-      sizeBytes: data.length,
-      localPath: path,
-      open: () => assert.fail("streamed"),
-      pace: () => Promise.resolve(void paced++),
-    };
+    const body = await localFileBody(`${dir}/file.ltx`, data);
     // A quarter of the requests fail once their body is off the wire; the SDK sends those blocks again.
     proxy.setFaults({ errorRate: 0.25, seed: 11 });
     await store.write({ level: 9, minTxid: 1n, maxTxid: 6n, createdAt: 7 }, body);
     assert.ok(proxy.stats().errors > 0, JSON.stringify(proxy.stats()));
-    assert.equal(paced, 13, "each block waits for pace");
+    assert.equal(body.paced(), 13, "each block waits for pace");
     proxy.clear();
     const blob = raw.getContainerClient(container).getBlockBlobClient(
       "db/ltx/9/0000000000000001-0000000000000006.ltx",

@@ -4,6 +4,7 @@ import { parseS3Url, type S3Spec } from "../config/s3_url.ts";
 import { NotFoundError, StorageError } from "../util/errors.ts";
 import { Logger } from "../util/log.ts";
 import { type SeenRequest, startFaultProxy } from "../../tests/helpers/fault_proxy.ts";
+import { localFileBody } from "../../tests/helpers/local_file_body.ts";
 import { createHash } from "node:crypto";
 import { startS3Server } from "../../tests/helpers/s3_server.ts";
 import { formatLtxTimestamp, parseLtxTimestamp, S3Store, type S3StoreOptions } from "./s3.ts";
@@ -163,19 +164,10 @@ Deno.test("S3Store streams a local file's parts from disk: signed SHA-256 per pa
   try {
     const store = await newStore({ partSize: 5 * 1024 * 1024, concurrency: 2 }, {}, proxy.url);
     const data = randomBytes(11 * 1024 * 1024 + 123);
-    const path = `${dir}/file.ltx`;
-    await Deno.writeFile(path, data);
-    // open() is the stream path; a local file must not need it.
-    let paced = 0;
-    const body: WriteBody = {
-      sizeBytes: data.length,
-      localPath: path,
-      open: () => assert.fail("streamed"),
-      pace: () => Promise.resolve(void paced++),
-    };
+    const body = await localFileBody(`${dir}/file.ltx`, data);
     const ref = { level: 9, minTxid: 1n, maxTxid: 0x50n, createdAt: Date.now() };
     await store.write(ref, body);
-    assert.equal(paced, 3, "each part waits for pace");
+    assert.equal(body.paced(), 3, "each part waits for pace");
     const key = "db/0009/0000000000000001-0000000000000050.ltx";
     assert.deepEqual(await Deno.readFile(objectPath(store.spec.bucket, key)), data);
     const parts = seen.filter((r) => r.method === "PUT" && r.target.includes("partNumber="));
