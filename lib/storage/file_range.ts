@@ -7,7 +7,7 @@
 import { createReadStream, type ReadStream } from "node:fs";
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
-import { BufferPool } from "../util/buffer_pool.ts";
+import { readBuffer, recycleReadBuffer } from "../util/read_buffers.ts";
 import { StorageError } from "../util/errors.ts";
 
 export interface FileRange {
@@ -17,7 +17,6 @@ export interface FileRange {
 }
 
 const CHUNK_BYTES = 64 * 1024;
-const digestBuffers = new BufferPool(CHUNK_BYTES, 4);
 
 /** The ranges of `partSize` bytes (the last one shorter) that make up the first `sizeBytes` of `path`. */
 export function fileParts(path: string, sizeBytes: number, partSize: number): FileRange[] {
@@ -61,7 +60,7 @@ export async function digestRange(
   if (!want.sha256 && !want.crc32) return {};
   const hash = want.sha256 ? createHash("sha256") : undefined;
   let crc = 0;
-  const buffer = digestBuffers.take();
+  const buffer = readBuffer(CHUNK_BYTES);
   const file = await Deno.open(range.path, { read: true });
   try {
     await file.seek(range.start, Deno.SeekMode.Start);
@@ -78,7 +77,7 @@ export async function digestRange(
     }
   } finally {
     file.close();
-    digestBuffers.give(buffer);
+    recycleReadBuffer(buffer);
   }
   const digests: RangeDigests = {};
   if (hash) digests.sha256 = hash.digest("hex");
