@@ -6,8 +6,10 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
+import { ClientRequest } from "node:http";
 import { Readable } from "node:stream";
 import { crc32 } from "node:zlib";
+import { BufferPool } from "../util/buffer_pool.ts";
 import { readBuffer, recycleReadBuffer } from "../util/read_buffers.ts";
 import { StorageError } from "../util/errors.ts";
 
@@ -33,44 +35,93 @@ export function fileParts(path: string, sizeBytes: number, partSize: number): Fi
 /**
  * A fresh stream of the range's bytes. node:fs's ReadStream cost four times the CPU (its read op and a
  * Buffer per chunk); Deno's file reads, synchronous since a 64 KiB read of a file just written comes from
- * the page cache in microseconds and the async op costs several times that. Each chunk is a new buffer: the
- * HTTP client may still hold one after the stream has moved on.
+ * the page cache in microseconds and the async op costs several times that.
+ *
+ * Piped into an HTTP request (what both SDKs do with a stream body), chunks come from `buffers` and go back
+ * once the socket has written them: a fresh buffer per chunk cost the page faults of every byte uploaded,
+ * more than the read itself. Read any other way, each chunk is a buffer of its own, since a consumer may
+ * keep it.
  */
-export function openRange(range: FileRange): Readable {
-  let file: Deno.FsFile | undefined;
-  let left = range.length;
-  return new Readable({
-    highWaterMark: CHUNK_BYTES,
-    async construct(callback) {
-      try {
-        file = await Deno.open(range.path, { read: true });
-        await file.seek(range.start, Deno.SeekMode.Start);
-        callback();
-      } catch (err) {
-        callback(err as Error);
+export function openRange(range: FileRange, buffers: BufferPool = chunkBuffers): Readable {
+  return new RangeStream(range, buffers);
+}
+
+/** Chunk buffers for ranges being sent: a few per request in flight (parts of shipping and compaction). */
+const chunkBuffers = new BufferPool(CHUNK_BYTES, 16);
+
+class RangeStream extends Readable {
+  #range: FileRange;
+  #buffers: BufferPool;
+  #file: Deno.FsFile | undefined;
+  #left: number;
+  /** Chunks lent out of `#buffers`, each to be written by a request, by the buffer under them. */
+  #lent: WeakMap<Uint8Array, Uint8Array> | undefined;
+
+  constructor(range: FileRange, buffers: BufferPool) {
+    super({ highWaterMark: CHUNK_BYTES });
+    this.#range = range;
+    this.#buffers = buffers;
+    this.#left = range.length;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    Deno.open(this.#range.path, { read: true })
+      .then(async (file) => {
+        this.#file = file;
+        await file.seek(this.#range.start, Deno.SeekMode.Start);
+      })
+      .then(() => callback(), (err) => callback(err));
+  }
+
+  override _read(): void {
+    if (this.#left === 0) return void this.push(null);
+    try {
+      const size = Math.min(CHUNK_BYTES, this.#left);
+      const buffer = this.#lent ? this.#buffers.take() : new Uint8Array(size);
+      const n = this.#file!.readSync(buffer.subarray(0, size));
+      if (n === null) {
+        throw new StorageError(`${this.#range.path} ended ${this.#left} bytes before the part's end`);
       }
-    },
-    read() {
-      if (left === 0) return void this.push(null);
-      try {
-        const chunk = new Uint8Array(Math.min(CHUNK_BYTES, left));
-        const n = file!.readSync(chunk);
-        if (n === null) throw new StorageError(`${range.path} ended ${left} bytes before the part's end`);
-        left -= n;
-        this.push(Buffer.from(chunk.buffer, 0, n));
-      } catch (err) {
-        this.destroy(err as Error);
-      }
-    },
-    destroy(err, callback) {
-      try {
-        file?.close();
-      } catch {
-        // closed already
-      }
-      callback(err);
-    },
-  });
+      this.#left -= n;
+      const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, n);
+      this.#lent?.set(chunk, buffer);
+      this.push(chunk);
+    } catch (err) {
+      this.destroy(err as Error);
+    }
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    try {
+      this.#file?.close();
+    } catch {
+      // closed already
+    }
+    callback(err);
+  }
+
+  /**
+   * Into a ClientRequest, whose write callback fires once the socket has written the chunk (or failed to,
+   * with the write over): from then on the buffer is free. Chunks the request never writes (it failed, or
+   * was torn down) are left to the GC. Other destinations, such as a Transform that passes chunks on after
+   * its callback, get chunks of their own.
+   */
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
+    if (destination instanceof ClientRequest && !this.#lent) {
+      const lent = this.#lent = new WeakMap();
+      const buffers = this.#buffers;
+      const write = destination.write as (this: ClientRequest, ...args: unknown[]) => boolean;
+      destination.write = function (this: ClientRequest, chunk: string | Uint8Array, ...rest: unknown[]) {
+        const buffer = typeof chunk === "string" ? undefined : lent.get(chunk);
+        if (!buffer || rest.length > 0) return write.call(this, chunk, ...rest);
+        lent.delete(chunk as Uint8Array);
+        return write.call(this, chunk, (err?: Error | null) => {
+          if (!err) buffers.give(buffer);
+        });
+      };
+    }
+    return super.pipe(destination, options);
+  }
 }
 
 /** Fails unless the file holds exactly `sizeBytes`: a part cut from a file of another size would be wrong. */

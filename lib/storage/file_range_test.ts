@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
+import { Buffer } from "node:buffer";
+import { createServer, request } from "node:http";
+import { PassThrough, type Readable } from "node:stream";
+import { BufferPool } from "../util/buffer_pool.ts";
 import { digestRange, fileParts, openRange } from "./file_range.ts";
 
 const data = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7 + (i >> 9)) % 251);
@@ -63,4 +66,65 @@ Deno.test("digestRange hashes every byte of a range longer than one read", async
       /Cannot upload x: the file ended 10000 bytes before the part's end/,
     );
   });
+});
+
+/** A pool that counts what comes back and scribbles over it, so a buffer given back too early shows. */
+class ScribblingPool extends BufferPool {
+  given = 0;
+  override give(chunk: Uint8Array): void {
+    this.given++;
+    new Uint8Array(chunk.buffer).fill(0xee);
+    super.give(chunk);
+  }
+}
+
+Deno.test("openRange piped into HTTP requests reuses chunk buffers only once the socket has written them", async () => {
+  const big = new Uint8Array(3 << 20);
+  for (let i = 0; i < big.length; i += 65_536) crypto.getRandomValues(big.subarray(i, i + 65_536));
+  const path = await Deno.makeTempFile();
+  const received: string[] = [];
+  const server = createServer((req, res) => {
+    const hash = createHash("sha256");
+    req.on("data", (chunk: Uint8Array) => hash.update(chunk));
+    // A slow reader: the client's socket fills, so chunks wait in its write queue.
+    req.pause();
+    setTimeout(() => req.resume(), 50);
+    req.on("end", () => {
+      received.push(hash.digest("hex"));
+      res.end("ok");
+    });
+  });
+  try {
+    await Deno.writeFile(path, big);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    const pool = new ScribblingPool(64 * 1024, 4);
+    const ranges = fileParts(path, big.length, 1 << 20);
+    await Promise.all(ranges.map((range) =>
+      new Promise<void>((resolve, reject) => {
+        const req = request({
+          host: "127.0.0.1",
+          port,
+          method: "PUT",
+          headers: { "content-length": range.length },
+        }, (res) => res.resume().on("end", resolve));
+        req.on("error", reject);
+        openRange(range, pool).pipe(req);
+      })
+    ));
+    const expected = ranges.map((r) =>
+      createHash("sha256").update(big.subarray(r.start, r.start + r.length)).digest("hex")
+    );
+    assert.deepEqual(received.toSorted(), expected.toSorted());
+    assert.ok(pool.given >= 40, `buffers came back: ${pool.given}`);
+
+    // Into anything else (here a PassThrough, which hands chunks on after its callback), none are lent.
+    const other = new ScribblingPool(64 * 1024, 4);
+    const chunks = await collect(openRange(ranges[0]!, other).pipe(new PassThrough()));
+    assert.equal(other.given, 0);
+    assert.equal(createHash("sha256").update(Buffer.concat(chunks)).digest("hex"), expected[0]);
+  } finally {
+    server.close();
+    await Deno.remove(path);
+  }
 });
