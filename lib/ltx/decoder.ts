@@ -23,6 +23,7 @@ import {
   PAGE_FLAG_SIZE,
 } from "./header.ts";
 import { readLz4FramePage } from "./_frame_page.ts";
+import { compressBlockBound } from "./lz4_block.ts";
 import { kernelBuffer } from "./_kernels.ts";
 import { IndexDigest, readIndexArea } from "./_index_reader.ts";
 import { type BatchResult, decompressPage, FRAME_BLOCK, FRAME_RAW, type PageBatch } from "./page_batch.ts";
@@ -34,8 +35,9 @@ export interface LtxPage {
   pgno: number;
   data: Uint8Array;
   /**
-   * With `keepBlocks`, a block-encoded page's compressed bytes as stored: a view into the decoder's
-   * input, valid only until its next read (unlike `data`).
+   * With `reuseBlocks`, a block-encoded page's compressed bytes as stored: a view into the decoder's
+   * input, valid only until its next read. Such a page's `data` is the decompressor's scratch output,
+   * checked but not kept: only its length may be used.
    */
   block?: Uint8Array;
   /** The CRC-64 of `data` as the decoder computed it (not on transient pages), so an encoder need not hash it again. */
@@ -46,17 +48,19 @@ export interface LtxDecoderOptions {
   /** Name used in error messages, such as the file's path or key. @default "LTX file" */
   name?: string;
   /**
-   * readPage() also returns each block-encoded page's compressed bytes, so a merge can write them out
-   * again instead of compressing the page anew.
+   * readPage() returns each block-encoded page's compressed bytes instead of its data, for a merge that
+   * writes them out again rather than compressing the page anew. Keeping the data too cost a page of fresh
+   * memory per page merged. A block larger than an encoder may store (beyond the LZ4 bound) comes with
+   * its data instead, for the encoder to compress again.
    */
-  keepBlocks?: boolean;
+  reuseBlocks?: boolean;
 }
 
 /** Decodes one LTX file: `readHeader()`, then `readPage()` until null, then `finish()`. */
 export class LtxDecoder {
   readonly #in: ByteReader;
   readonly #name: string;
-  readonly #keepBlocks: boolean;
+  readonly #reuseBlocks: boolean;
   readonly #crc = new Crc64();
   readonly #expectedIndex = new IndexDigest();
   #header: LtxHeader | null = null;
@@ -68,11 +72,12 @@ export class LtxDecoder {
   #state: "header" | "pages" | "index" | "done" = "header";
   #slab = new ArrayBuffer(0);
   #slabUsed = 0;
+  #scratch = new Uint8Array(0);
 
   constructor(stream: ReadableStream<Uint8Array>, options: LtxDecoderOptions = {}) {
     this.#in = new ByteReader(stream);
     this.#name = options.name ?? "LTX file";
-    this.#keepBlocks = options.keepBlocks ?? false;
+    this.#reuseBlocks = options.reuseBlocks ?? false;
   }
 
   /** The header, once `readHeader()` has returned. */
@@ -291,19 +296,22 @@ export class LtxDecoder {
   }
 
   /**
-   * Decompresses a block page, hashing its output where it lies. A transient page may be the kernel's
-   * output itself, valid until the next kernel call; otherwise a copy in the slab.
+   * Decompresses a block page, hashing its output where it lies. A transient page, or one whose block is
+   * reused, may be the kernel's output itself, valid until the next kernel call; otherwise a copy in the
+   * slab.
    */
   #decodeBlockPage(pgno: number, frameStart: number, block: Uint8Array, transient: boolean): LtxPage {
-    const page = decompressPage(block, this.#header!.pageSize, () => this.#allocatePage());
+    const { pageSize } = this.#header!;
+    const reused = this.#reuseBlocks && block.length <= compressBlockBound(pageSize);
+    const page = decompressPage(block, pageSize, () => reused ? this.#scratchPage() : this.#allocatePage());
     if (typeof page === "string") throw this.#corrupt(`page ${pgno} ${page}`);
     const crc = this.#acceptPage(pgno, frameStart, page).crc!;
     if (transient) return { pgno, data: page };
-    const kept = this.#keepBlocks ? { block, crc } : {};
-    if (page.buffer !== kernelBuffer) return { pgno, data: page, ...kept };
+    if (reused) return { pgno, data: page, block, crc };
+    if (page.buffer !== kernelBuffer) return { pgno, data: page, crc };
     const data = this.#allocatePage();
     data.set(page);
-    return { pgno, data, ...kept };
+    return { pgno, data, crc };
   }
 
   #checkSize(pgno: number, n: number): void {
@@ -335,6 +343,13 @@ export class LtxDecoder {
     this.#expectedIndex.add(pgno, frameStart, this.#in.offset - frameStart);
     this.#prevPgno = pgno;
     this.#pageCount++;
+  }
+
+  /** Where a page whose data is not kept decompresses when the kernel cannot take it. */
+  #scratchPage(): Uint8Array {
+    const size = this.#header!.pageSize;
+    if (this.#scratch.length !== size) this.#scratch = new Uint8Array(size);
+    return this.#scratch;
   }
 
   /** A page-sized view into a shared slab: one 4 KiB allocation per page costs more than the decode. */

@@ -92,7 +92,8 @@ function pop(heap: Head[]): Head {
 /**
  * Yields the merged pages of `decoders` (oldest first, `readHeader()` already called) in ascending
  * pgno order: the newest input wins and pages beyond `commit` are dropped. A page's `data` stays
- * valid; its `block` (decoders with `keepBlocks`) only until the generator resumes. At the end it calls
+ * valid, except where it carries a `block` (decoders with `reuseBlocks`): then only the block counts, valid
+ * until the generator resumes. At the end it calls
  * `finish()` on every decoder, so all checksums are verified before the generator completes. Holds
  * one page per input. On error or early exit, unfinished decoders are cancelled.
  */
@@ -140,7 +141,9 @@ export async function compactLtx(
   sink: LtxSink,
   options?: LtxEncoderOptions,
 ): Promise<{ header: LtxHeader; size: number }> {
-  const decoders = inputs.map(({ stream, name }) => new LtxDecoder(stream, { name, keepBlocks: true }));
+  // Frame-encoded output compresses every page from its data; block output reuses the stored blocks.
+  const reuseBlocks = (options?.pageEncoding ?? "block") === "block";
+  const decoders = inputs.map(({ stream, name }) => new LtxDecoder(stream, { name, reuseBlocks }));
   let header: LtxHeader;
   try {
     const headers: LtxHeader[] = [];
