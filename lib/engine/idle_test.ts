@@ -178,3 +178,63 @@ Deno.test("a lone source file waits for company (the top level: ten of its inter
     await cleanup();
   }
 });
+
+Deno.test("retention lists again once a file may have become removable, not after every shipment", async () => {
+  const { dir, path: dbPath, app, cleanup } = await walApp("walship-retain-", "INSERT INTO t VALUES (1)");
+  const store = countingLists(new FileStore(join(dir, "replica")));
+  const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
+  let now = Date.now();
+  const l0RetentionMs = 8000; // within ten L1 intervals, before L1 looks anyway
+  const maintenanceWith = (levelIntervalsMs: number[]) =>
+    new ReplicaMaintenance(store, {
+      schedule: {
+        ...DEFAULT_SCHEDULE,
+        levelIntervalsMs,
+        retentionCheckIntervalMs: 1000,
+        retention: { ...DEFAULT_SCHEDULE.retention, l0RetentionMs },
+      },
+      scratchDir: db.scratchDir,
+      now: () => now,
+    });
+  const replica = new Replica(db, store);
+  const ship = async (maintenance: ReplicaMaintenance, v: number) => {
+    app.exec(`INSERT INTO t VALUES (${v})`);
+    await db.sync();
+    await replica.sync();
+    maintenance.noteActivity();
+  };
+  try {
+    await db.sync();
+    await replica.sync();
+    // No compaction levels: new L0 files make nothing removable, so after the pass at start, none follow.
+    const uncompacted = maintenanceWith([]);
+    assert.equal(uncompacted.isDue(), true, "retention looks once at start");
+    await uncompacted.runDue();
+    const lists = store.lists;
+    for (let v = 2; v <= 4; v++) {
+      await ship(uncompacted, v);
+      now += 1500;
+      assert.equal(uncompacted.isDue(), false, `shipment ${v - 1} brought retention back`);
+      await uncompacted.runDue();
+    }
+    assert.equal(store.lists, lists);
+
+    // With L1: the merge is followed by a pass; its L0 files go once of age, with nothing shipped since.
+    const compacting = maintenanceWith([1000]);
+    await compacting.runDue(); // the pass at start
+    const l0 = await store.list(0);
+    now += 1000;
+    assert.equal((await compacting.runDue()).compacted.length, 1);
+    assert.equal((await store.list(0)).length, l0.length, "young L0 files stay");
+    now = l0[0]!.createdAt + l0RetentionMs - 1;
+    assert.equal(compacting.isDue(), false);
+    now += 1;
+    assert.equal(compacting.isDue(), true, "the oldest compacted L0 file came of age");
+    const { removed } = await compacting.runDue();
+    // All of them came of age within the same millisecond or so, except the newest, which stays.
+    assert.deepEqual(removed.map((f) => f.maxTxid), [l0[0]!.maxTxid]);
+  } finally {
+    await db.close();
+    await cleanup();
+  }
+});

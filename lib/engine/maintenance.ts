@@ -10,11 +10,13 @@ import { type Logger, silentLogger } from "../util/log.ts";
 import { compactInto, compactionRuns, type CompactOptions } from "./compactor.ts";
 import type { LocalMirror } from "./local_store.ts";
 import { listAllLevels } from "./restore_plan.ts";
-import { filesToRemove } from "./retention.ts";
+import { filesToRemove, retentionOutlook } from "./retention.ts";
 import { alignDown, type MaintenanceSchedule } from "./schedule.ts";
 
 /** An unfed level still lists its source once in this many of its intervals. */
 const LOOK_ANYWAY_INTERVALS = 10;
+/** Retention lists the replica at least this often, for files other processes wrote or removed. */
+const RETENTION_RECHECK_MS = 3600_000;
 
 export interface MaintenanceOptions {
   schedule: MaintenanceSchedule;
@@ -52,9 +54,15 @@ export class ReplicaMaintenance {
    * set aside). A merge of one file is a copy of it; waiting lets later files join the same merge.
    */
   #revisitAt: number[];
-  #nextRetentionAt = 0;
-  /** Files arrived since retention last ran: an idle replica is not listed again and again. */
-  #changed = true;
+  /**
+   * When retention next lists the replica: at start, then once its last listings say a file may have
+   * become removable (retentionOutlook), no sooner than the check interval. An idle replica, or one that
+   * only receives new L0 files, is not listed again and again.
+   */
+  #retentionAt = 0;
+  #retentionRanAt = -Infinity;
+  /** The last pass found a covered newest file, which the next file of its level frees. */
+  #newestHeld = false;
   /** The highest TXID in L1 as last seen, or null before the first look. */
   l1MaxTxid: bigint | null = null;
 
@@ -72,10 +80,21 @@ export class ReplicaMaintenance {
     this.#revisitAt = this.#handled.map(() => Infinity);
   }
 
-  /** New files reached the replica: L1 has something to merge, retention something to look at. */
+  /** New files reached the replica: L1 has something to merge, and a covered newest file may now go. */
   noteActivity(): void {
-    this.#changed = true;
     this.#fed[0] = true;
+    if (this.#newestHeld) this.#retentionSoon();
+  }
+
+  /** A snapshot reached the replica: also, older snapshots and the files they cover may now go. */
+  noteSnapshot(): void {
+    this.noteActivity();
+    this.#retentionSoon();
+  }
+
+  #retentionSoon(): void {
+    const soonest = this.#retentionRanAt + this.#o.schedule.retentionCheckIntervalMs;
+    this.#retentionAt = Math.min(this.#retentionAt, soonest);
   }
 
   /** Whether `runDue` has anything to do now: a compaction boundary passed, or retention is due. */
@@ -85,7 +104,7 @@ export class ReplicaMaintenance {
     for (let i = 0; i < intervals.length; i++) {
       if (this.#levelDue(i, now) === "compact") return true;
     }
-    return this.#o.schedule.retentionEnabled && this.#changed && now >= this.#nextRetentionAt;
+    return this.#o.schedule.retentionEnabled && now >= this.#retentionAt;
   }
 
   /** Level i+1 at `now`: nothing to do, a boundary to note, or a boundary to compact at. */
@@ -117,12 +136,9 @@ export class ReplicaMaintenance {
       this.#handled[i] = boundary;
     }
     let removed: LtxFileInfo[] = [];
-    const now = this.#now();
-    const retentionDue = compacted.length > 0 || (this.#changed && now >= this.#nextRetentionAt);
+    const retentionDue = compacted.length > 0 || this.#now() >= this.#retentionAt;
     if (this.#o.schedule.retentionEnabled && (options.retention ?? true) && retentionDue) {
       removed = await this.enforceRetention(signal);
-      this.#changed = false;
-      this.#nextRetentionAt = now + this.#o.schedule.retentionCheckIntervalMs;
     }
     return { compacted, removed };
   }
@@ -204,9 +220,16 @@ export class ReplicaMaintenance {
 
   /** Removes what the retention policy no longer needs (see retention.ts). */
   async enforceRetention(signal?: AbortSignal): Promise<LtxFileInfo[]> {
+    const now = this.#now();
     const levels = await listAllLevels(this.store, signal);
+    const { retention, retentionCheckIntervalMs } = this.#o.schedule;
     const compactionLevels = this.#o.schedule.levelIntervalsMs.map((_, i) => i + 1);
-    const remove = filesToRemove(levels, this.#now(), this.#o.schedule.retention, compactionLevels);
+    const remove = filesToRemove(levels, now, retention, compactionLevels);
+    const outlook = retentionOutlook(levels, now, retention, compactionLevels);
+    this.#retentionRanAt = now;
+    this.#retentionAt = now +
+      Math.max(retentionCheckIntervalMs, Math.min(outlook.nextAt - now, RETENTION_RECHECK_MS));
+    this.#newestHeld = outlook.newestHeld;
     if (remove.length > 0) {
       await this.store.remove(remove, signal);
       const byLevel = new Map<number, number>();

@@ -257,7 +257,7 @@ export class Replicator {
     try {
       for (const state of states) {
         await state.replica.upload(snapshot, signal);
-        state.maintenance.noteActivity(); // older snapshots may now go
+        state.maintenance.noteSnapshot();
       }
     } finally {
       await this.db.discardSnapshot(snapshot);

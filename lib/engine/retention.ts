@@ -125,3 +125,45 @@ export function filesToRemove(
   }
   return out;
 }
+
+export interface RetentionOutlook {
+  /** When time alone makes another of these files removable, if no file arrives (Infinity: never). */
+  nextAt: number;
+  /** A level's newest file is kept only for being its newest: the next file there frees it. */
+  newestHeld: boolean;
+}
+
+/**
+ * What may change the verdict of `filesToRemove` over the same listings, so retention need not list a
+ * replica again before then: a snapshot leaving the window moves the restore base, a compacted L0 file
+ * comes of age, or a new file makes a covered newest file an ordinary one.
+ */
+export function retentionOutlook(
+  levels: Map<number, LtxFileInfo[]>,
+  now: number,
+  policy: RetentionPolicy,
+  compactionLevels: number[],
+): RetentionOutlook {
+  const removable = new Set(filesToRemove(levels, now, policy, compactionLevels));
+  const { base } = decideSnapshots(levels.get(SNAPSHOT_LEVEL) ?? [], now, policy);
+  const floor = base?.maxTxid ?? 0n;
+  const windowStart = now - policy.snapshotRetentionMs;
+  let nextAt = Infinity;
+  for (const s of levels.get(SNAPSHOT_LEVEL) ?? []) {
+    if (s.createdAt > windowStart) nextAt = Math.min(nextAt, s.createdAt + policy.snapshotRetentionMs);
+  }
+  const l1Max = compactionLevels.includes(1)
+    ? (levels.get(1) ?? []).reduce((m, f) => (f.maxTxid > m ? f.maxTxid : m), 0n)
+    : 0n;
+  const l0 = levels.get(0) ?? [];
+  const firstKept = l0.slice(0, -1).find((f) => !removable.has(f));
+  if (firstKept && firstKept.maxTxid <= l1Max) {
+    nextAt = Math.min(nextAt, firstKept.createdAt + policy.l0RetentionMs);
+  }
+  let newestHeld = false;
+  for (let level = 0; level < SNAPSHOT_LEVEL; level++) {
+    const newest = levels.get(level)?.at(-1);
+    if (newest && (newest.maxTxid <= floor || (level === 0 && newest.maxTxid <= l1Max))) newestHeld = true;
+  }
+  return { nextAt, newestHeld };
+}

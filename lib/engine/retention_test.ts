@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import type { LtxFileInfo } from "../storage/store.ts";
-import { decideSnapshots, DEFAULT_RETENTION, filesToRemove, type RetentionPolicy } from "./retention.ts";
+import {
+  decideSnapshots,
+  DEFAULT_RETENTION,
+  filesToRemove,
+  retentionOutlook,
+  type RetentionPolicy,
+} from "./retention.ts";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -89,4 +95,44 @@ Deno.test("L0 files go once compacted into L1 and old enough, as a prefix, never
   assert.deepEqual(removed.map((f) => f.maxTxid), [1n, 2n]);
   // Without L1 in the schedule, L0 files wait for a snapshot to cover them.
   assert.deepEqual(filesToRemove(levels, NOW, policy({ l0RetentionMs: 5 * min }), []), []);
+});
+
+Deno.test("retentionOutlook: when a compacted L0 file comes of age, or a snapshot leaves the window", () => {
+  const min = 60_000;
+  const l0 = [
+    file(0, 1n, 1n, NOW - 10 * min), // removable now
+    file(0, 2n, 2n, NOW - 2 * min), // compacted, 3 more minutes to go
+    file(0, 3n, 3n, NOW - 1 * min), // not in L1
+  ];
+  const levels = new Map<number, LtxFileInfo[]>([[0, l0], [1, [file(1, 1n, 2n, NOW - min)]]]);
+  const five = policy({ l0RetentionMs: 5 * min });
+  assert.deepEqual(retentionOutlook(levels, NOW, five, [1]), { nextAt: NOW + 3 * min, newestHeld: false });
+  // At that moment filesToRemove does free it: the outlook names the time the verdict changes.
+  assert.deepEqual(filesToRemove(levels, NOW + 3 * min, five, [1]).map((f) => f.maxTxid), [1n, 2n]);
+  assert.deepEqual(filesToRemove(levels, NOW + 3 * min - 1, five, [1]).map((f) => f.maxTxid), [1n]);
+
+  // Nothing compacted: L0 files wait for L1, not for time.
+  const quiet = new Map<number, LtxFileInfo[]>([[0, [file(0, 1n, 1n, NOW - 10 * min)]]]);
+  assert.deepEqual(retentionOutlook(quiet, NOW, five, [1]), { nextAt: Infinity, newestHeld: false });
+
+  // The oldest snapshot inside the window becomes the base when it leaves it.
+  const snaps = new Map<number, LtxFileInfo[]>([[9, [
+    file(9, 1n, 10n, NOW - 30 * HOUR),
+    file(9, 1n, 20n, NOW - 20 * HOUR),
+    file(9, 1n, 30n, NOW - 2 * HOUR),
+  ]]]);
+  assert.equal(retentionOutlook(snaps, NOW, policy({ snapshotRetentionMs: DAY }), []).nextAt, NOW + 4 * HOUR);
+});
+
+Deno.test("retentionOutlook: a covered newest file waits for the next file of its level", () => {
+  const min = 60_000;
+  const levels = new Map<number, LtxFileInfo[]>([
+    [0, [file(0, 1n, 1n, NOW - 10 * min), file(0, 2n, 2n, NOW - 9 * min)]],
+    [1, [file(1, 1n, 2n, NOW - 8 * min)]],
+  ]);
+  const five = policy({ l0RetentionMs: 5 * min });
+  assert.equal(retentionOutlook(levels, NOW, five, [1]).newestHeld, true);
+  // The next L0 file makes it removable.
+  levels.get(0)!.push(file(0, 3n, 3n, NOW));
+  assert.deepEqual(filesToRemove(levels, NOW, five, [1]).map((f) => f.maxTxid), [1n, 2n]);
 });
