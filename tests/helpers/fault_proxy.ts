@@ -105,7 +105,11 @@ export function startFaultProxy(
     let sending: Promise<unknown> | undefined;
     try {
       for (;;) {
-        const raw = await client.readUntil(CRLF_CRLF, MAX_HEAD_BYTES);
+        const next = client.readUntil(CRLF_CRLF, MAX_HEAD_BYTES);
+        // A server closes an idle connection (Node's default: after 5 s); so does the proxy, as the server's
+        // own close would show. Otherwise the client's next request would fail here and be sent again.
+        if (upstream && await Promise.race([next.then(() => false), upstream.watchClose()])) return;
+        const raw = await next;
         if (raw === null) return;
         const request = parseHead(raw);
         stats.requests++;
@@ -193,12 +197,35 @@ const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 class ConnReader {
   #conn: Deno.Conn;
   #pending: Uint8Array = new Uint8Array(0);
+  #ahead: Promise<boolean> | null = null;
+  #ended = false;
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
   }
 
+  /**
+   * Reads ahead while the peer has nothing to say (a server between responses): true once it closes the
+   * connection. Whatever it sends instead stays buffered for the next read.
+   */
+  watchClose(): Promise<boolean> {
+    this.#ahead ??= (async () => {
+      if (this.#pending.length > 0 || this.#ended) return this.#ended;
+      const buf = new Uint8Array(READ_BYTES);
+      const n = await this.#conn.read(buf).catch(() => null);
+      if (n === null) this.#ended = true;
+      else this.#pending = buf.subarray(0, n);
+      return this.#ended;
+    })();
+    return this.#ahead;
+  }
+
   /** At most `max` bytes, buffered ones first; null at end of stream. */
   async read(max = READ_BYTES): Promise<Uint8Array | null> {
+    if (this.#ahead) {
+      await this.#ahead;
+      this.#ahead = null;
+    }
+    if (this.#ended) return null;
     if (this.#pending.length === 0) {
       const buf = new Uint8Array(READ_BYTES);
       const n = await this.#conn.read(buf);

@@ -254,3 +254,37 @@ Deno.test("fault proxy close() ends delayed requests and idle connections at onc
     await backend.server.shutdown();
   }
 });
+
+Deno.test("fault proxy closes a kept-alive client connection when the server closes its side", async () => {
+  const { Agent, get } = await import("node:http");
+  // A server that answers one request per connection, then closes it after 200 ms, as an idle timeout does.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    for await (const conn of listener) {
+      const buf = new Uint8Array(4096);
+      await conn.read(buf);
+      await conn.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+      setTimeout(() => conn.close(), 200);
+    }
+  })().catch(() => {});
+  const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port });
+  const agent = new Agent({ keepAlive: true });
+  const fetchOnce = () =>
+    new Promise<string>((resolve, reject) => {
+      get({ host: "127.0.0.1", port: proxy.port, agent }, (res) => {
+        let text = "";
+        res.on("data", (c) => (text += c)).on("end", () => resolve(text));
+      }).on("error", reject);
+    });
+  try {
+    assert.equal(await fetchOnce(), "ok");
+    await new Promise((r) => setTimeout(r, 500)); // the server closed its idle connection; so must the proxy
+    assert.equal(await fetchOnce(), "ok", "the request went out on a connection the proxy kept open");
+    assert.equal(proxy.stats().requests, 2);
+  } finally {
+    agent.destroy();
+    await proxy.close();
+    listener.close();
+    await serving;
+  }
+});
