@@ -213,8 +213,11 @@ function streamRangeBody(command: UploadPartCommand, range: FileRange, sha256?: 
     // A copy of the request carries the stream, so no step before this one sees a consumed body (the
     // retry step gives up on requests whose body is a stream, and this one can be sent again).
     const request = { ...(args.request as object), body: stream };
+    // A read that fails ends the attempt with its error: the request itself would wait for the rest of
+    // its body (Deno's node:http reports no error for a request torn down on a reused socket).
+    const readFailed = new Promise<never>((_, reject) => stream.once("error", reject));
     try {
-      return await next({ ...args, request });
+      return await Promise.race([next({ ...args, request }), readFailed]);
     } finally {
       stream.destroy(); // an aborted or refused request leaves it unread and open
     }

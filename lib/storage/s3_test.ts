@@ -523,3 +523,26 @@ Deno.test("S3Store.describe() shows bucket, path and endpoint, nothing secret", 
   assert.equal(store.describe(), "s3://bkt/a/b?endpoint=http://127.0.0.1:9000");
   assert.equal(new S3Store(parseS3Url("s3://bkt"), { env: {} }).describe(), "s3://bkt");
 });
+
+Deno.test("S3Store: a local file cut short while its part streams fails the upload with the read error", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/file.ltx`;
+  // When the second part's request arrives (after its digest was read), the file loses its end.
+  const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: server.port }, {}, (r) => {
+    if (r.method === "PUT" && r.target.includes("partNumber=2")) Deno.truncateSync(path, 6 * 1024 * 1024);
+  });
+  try {
+    const direct = await newStore({ partSize: 5 * 1024 * 1024, concurrency: 1 });
+    const store = new S3Store({ ...direct.spec, endpoint: proxy.url }, { env: ENV });
+    const body = await localFileBody(path, randomBytes(11 * 1024 * 1024));
+    const started = Date.now();
+    await assert.rejects(
+      () => store.write({ level: 9, minTxid: 1n, maxTxid: 0x71n, createdAt: 0 }, body),
+      /ended \d+ bytes before the part.s end/,
+    );
+    assert.ok(Date.now() - started < 10_000, "the request waited for the rest of its body");
+  } finally {
+    await proxy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
