@@ -442,6 +442,36 @@ Deno.test("AbsStore: a signed-URL body cut short is a retriable error naming the
   }
 });
 
+Deno.test("AbsStore: a local file cut short while its block streams fails the upload at once, not the process", async () => {
+  const container = await newContainer();
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/file.ltx`;
+  let blocks = 0;
+  // When the third block's request arrives, the file loses its end: that block can no longer be read whole.
+  const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: azurite.port }, {}, (r) => {
+    if (r.method === "PUT" && r.target.includes("comp=block") && ++blocks === 3) {
+      Deno.truncateSync(path, 2 * (256 << 10) + 1000);
+    }
+  });
+  try {
+    const store = new AbsStore(
+      specFor(container, { endpoint: `${proxy.url}/${AZURITE_ACCOUNT}`, maxConnections: 1 }),
+      { env: KEY_ENV, blockSizeBytes: 256 << 10 },
+    );
+    const body = await localFileBody(path, patterned(5 * (256 << 10)));
+    const started = Date.now();
+    await assert.rejects(
+      () => store.write({ level: 9, minTxid: 1n, maxTxid: 0x72n, createdAt: 0 }, body),
+      // The SDK reports the failed body as a send error (REQUEST_SEND_ERROR), which a retry repeats.
+      (err: unknown) => err instanceof StorageError && /network error/.test(err.message),
+    );
+    assert.ok(Date.now() - started < 10_000, "the request waited for the rest of its body");
+  } finally {
+    await proxy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test({
   name: "stop Azurite",
   sanitizeOps: false,
@@ -477,33 +507,3 @@ function startCountingProxy(upstreamPort: number) {
   state.port = server.addr.port;
   return state;
 }
-
-Deno.test("AbsStore: a local file cut short while its block streams fails the upload at once, not the process", async () => {
-  const container = await newContainer();
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/file.ltx`;
-  let blocks = 0;
-  // When the third block's request arrives, the file loses its end: that block can no longer be read whole.
-  const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: azurite.port }, {}, (r) => {
-    if (r.method === "PUT" && r.target.includes("comp=block") && ++blocks === 3) {
-      Deno.truncateSync(path, 2 * (256 << 10) + 1000);
-    }
-  });
-  try {
-    const store = new AbsStore(
-      specFor(container, { endpoint: `${proxy.url}/${AZURITE_ACCOUNT}`, maxConnections: 1 }),
-      { env: KEY_ENV, blockSizeBytes: 256 << 10 },
-    );
-    const body = await localFileBody(path, patterned(5 * (256 << 10)));
-    const started = Date.now();
-    await assert.rejects(
-      () => store.write({ level: 9, minTxid: 1n, maxTxid: 0x72n, createdAt: 0 }, body),
-      // The SDK reports the failed body as a send error (REQUEST_SEND_ERROR), which a retry repeats.
-      (err: unknown) => err instanceof StorageError && /network error/.test(err.message),
-    );
-    assert.ok(Date.now() - started < 10_000, "the request waited for the rest of its body");
-  } finally {
-    await proxy.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
