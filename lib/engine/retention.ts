@@ -163,7 +163,14 @@ export function retentionOutlook(
   let newestHeld = false;
   for (let level = 0; level < SNAPSHOT_LEVEL; level++) {
     const newest = levels.get(level)?.at(-1);
-    if (newest && (newest.maxTxid <= floor || (level === 0 && newest.maxTxid <= l1Max))) newestHeld = true;
+    if (!newest) continue;
+    if (newest.maxTxid <= floor) newestHeld = true;
+    else if (level === 0 && newest.maxTxid <= l1Max && !firstKept) {
+      // Compacted: once of age, it goes as soon as a newer file arrives.
+      const ofAge = newest.createdAt + policy.l0RetentionMs;
+      if (ofAge <= now) newestHeld = true;
+      else nextAt = Math.min(nextAt, ofAge);
+    }
   }
   return { nextAt, newestHeld };
 }

@@ -135,4 +135,12 @@ Deno.test("retentionOutlook: a covered newest file waits for the next file of it
   // The next L0 file makes it removable.
   levels.get(0)!.push(file(0, 3n, 3n, NOW));
   assert.deepEqual(filesToRemove(levels, NOW, five, [1]).map((f) => f.maxTxid), [1n, 2n]);
+
+  // A covered newest L0 file that is still young is not held yet: a next file would not free it before
+  // it comes of age, which is when retention looks again.
+  const young = new Map<number, LtxFileInfo[]>([
+    [0, [file(0, 1n, 1n, NOW - 10 * min), file(0, 2n, 2n, NOW - 2 * min)]],
+    [1, [file(1, 1n, 2n, NOW - min)]],
+  ]);
+  assert.deepEqual(retentionOutlook(young, NOW, five, [1]), { nextAt: NOW + 3 * min, newestHeld: false });
 });
