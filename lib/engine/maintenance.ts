@@ -225,7 +225,7 @@ export class ReplicaMaintenance {
     const { retention, retentionCheckIntervalMs } = this.#o.schedule;
     const compactionLevels = this.#o.schedule.levelIntervalsMs.map((_, i) => i + 1);
     const remove = filesToRemove(levels, now, retention, compactionLevels);
-    const outlook = retentionOutlook(levels, now, retention, compactionLevels);
+    const outlook = retentionOutlook(levels, now, retention, compactionLevels, remove);
     this.#retentionRanAt = now;
     this.#retentionAt = now +
       Math.max(retentionCheckIntervalMs, Math.min(outlook.nextAt - now, RETENTION_RECHECK_MS));

@@ -114,7 +114,7 @@ export function filesToRemove(
     const candidates = files.slice(0, -1);
     const covered = new Set(candidates.filter((f) => f.maxTxid <= floor));
     if (level === 0 && compactionLevels.includes(1)) {
-      const l1Max = (levels.get(1) ?? []).reduce((m, f) => (f.maxTxid > m ? f.maxTxid : m), 0n);
+      const l1Max = compactedThrough(levels, compactionLevels);
       // Stop at the first file still needed, so the L0 files left are a contiguous tail.
       for (const f of candidates) {
         if (f.maxTxid > l1Max || now - f.createdAt < policy.l0RetentionMs) break;
@@ -124,6 +124,12 @@ export function filesToRemove(
     out.push(...candidates.filter((f) => covered.has(f)));
   }
   return out;
+}
+
+/** The highest TXID in L1 where L1 is a compaction level, else 0 (L0 files then wait for a snapshot). */
+function compactedThrough(levels: Map<number, LtxFileInfo[]>, compactionLevels: number[]): bigint {
+  if (!compactionLevels.includes(1)) return 0n;
+  return (levels.get(1) ?? []).reduce((m, f) => (f.maxTxid > m ? f.maxTxid : m), 0n);
 }
 
 export interface RetentionOutlook {
@@ -136,15 +142,17 @@ export interface RetentionOutlook {
 /**
  * What may change the verdict of `filesToRemove` over the same listings, so retention need not list a
  * replica again before then: a snapshot leaving the window moves the restore base, a compacted L0 file
- * comes of age, or a new file makes a covered newest file an ordinary one.
+ * comes of age, or a new file makes a covered newest file an ordinary one. `removing` is that verdict,
+ * where the caller has it already.
  */
 export function retentionOutlook(
   levels: Map<number, LtxFileInfo[]>,
   now: number,
   policy: RetentionPolicy,
   compactionLevels: number[],
+  removing: LtxFileInfo[] = filesToRemove(levels, now, policy, compactionLevels),
 ): RetentionOutlook {
-  const removable = new Set(filesToRemove(levels, now, policy, compactionLevels));
+  const removable = new Set(removing);
   const { base } = decideSnapshots(levels.get(SNAPSHOT_LEVEL) ?? [], now, policy);
   const floor = base?.maxTxid ?? 0n;
   const windowStart = now - policy.snapshotRetentionMs;
@@ -152,9 +160,7 @@ export function retentionOutlook(
   for (const s of levels.get(SNAPSHOT_LEVEL) ?? []) {
     if (s.createdAt > windowStart) nextAt = Math.min(nextAt, s.createdAt + policy.snapshotRetentionMs);
   }
-  const l1Max = compactionLevels.includes(1)
-    ? (levels.get(1) ?? []).reduce((m, f) => (f.maxTxid > m ? f.maxTxid : m), 0n)
-    : 0n;
+  const l1Max = compactedThrough(levels, compactionLevels);
   const l0 = levels.get(0) ?? [];
   const firstKept = l0.slice(0, -1).find((f) => !removable.has(f));
   if (firstKept && firstKept.maxTxid <= l1Max) {
