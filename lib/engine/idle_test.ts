@@ -219,20 +219,95 @@ Deno.test("retention lists again once a file may have become removable, not afte
     }
     assert.equal(store.lists, lists);
 
-    // With L1: the merge is followed by a pass; its L0 files go once of age, with nothing shipped since.
+    // With L1: the merge is followed by a pass over L0, L1 and L9 only; its L0 files go once of age,
+    // with nothing shipped since, again looking at those three levels.
     const compacting = maintenanceWith([1000]);
-    await compacting.runDue(); // the pass at start
+    const startedAt = now;
+    let before = store.lists;
+    await compacting.runDue();
+    assert.equal(store.lists - before, 10, "the pass at start lists every level");
     const l0 = await store.list(0);
     now += 1000;
+    before = store.lists;
     assert.equal((await compacting.runDue()).compacted.length, 1);
+    assert.equal(store.lists - before, 2 + 3, "the merge lists L0 and L1, then retention L0, L1 and L9");
     assert.equal((await store.list(0)).length, l0.length, "young L0 files stay");
     now = l0[0]!.createdAt + l0RetentionMs - 1;
     assert.equal(compacting.isDue(), false);
     now += 1;
     assert.equal(compacting.isDue(), true, "the oldest compacted L0 file came of age");
+    before = store.lists;
     const { removed } = await compacting.runDue();
+    assert.equal(store.lists - before, 3);
     // All of them came of age within the same millisecond or so, except the newest, which stays.
     assert.deepEqual(removed.map((f) => f.maxTxid), [l0[0]!.maxTxid]);
+
+    // Files other processes wrote or removed at any level are seen within the hour.
+    now += 60_000;
+    await compacting.runDue(); // the rest of L0 comes of age: all but the newest go
+    assert.equal((await store.list(0)).length, 1);
+    now = startedAt + 3600_000 - 500;
+    before = store.lists;
+    await compacting.runDue();
+    assert.equal(store.lists - before, 2, "L1 looks anyway; retention waits for the hour");
+    now = startedAt + 3600_000;
+    assert.equal(compacting.isDue(), true, "an hour after the first pass");
+    before = store.lists;
+    await compacting.runDue();
+    assert.equal(store.lists - before, 10, "retention lists every level again");
+  } finally {
+    await db.close();
+    await cleanup();
+  }
+});
+
+Deno.test("a merge into a level whose newest file the base snapshot covers frees it, listing what it touched", async () => {
+  const { dir, path: dbPath, app, cleanup } = await walApp("walship-held-", "INSERT INTO t VALUES (1)");
+  const store = countingLists(new FileStore(join(dir, "replica")));
+  const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
+  let now = Date.now();
+  const maintenance = new ReplicaMaintenance(store, {
+    schedule: { ...DEFAULT_SCHEDULE, levelIntervalsMs: [1000, 2000], retentionCheckIntervalMs: 1000 },
+    scratchDir: db.scratchDir,
+    now: () => now,
+  });
+  const replica = new Replica(db, store);
+  let v = 1;
+  const ship = async () => {
+    app.exec(`INSERT INTO t VALUES (${++v})`);
+    await db.sync();
+    await replica.sync();
+    maintenance.noteActivity();
+  };
+  try {
+    await db.sync();
+    await replica.sync();
+    await maintenance.runDue(); // the pass at start
+    await ship();
+    await maintenance.compactLevel(1);
+    await ship();
+    await maintenance.compactLevel(1);
+    const [covered] = await maintenance.compactLevel(2);
+    // A snapshot covers everything so far: each level's newest file is now held only for being the newest.
+    const snapshot = (await db.snapshot())!;
+    await replica.upload(snapshot);
+    await db.discardSnapshot(snapshot);
+    maintenance.noteSnapshot();
+    now += 1000;
+    await maintenance.runDue();
+    assert.deepEqual((await store.list(2)).map((f) => f.maxTxid), [covered!.maxTxid]);
+
+    await ship();
+    now += 2000;
+    await maintenance.runDue(); // L1 merges; L2's lone source file waits for company
+    assert.deepEqual((await store.list(2)).map((f) => f.maxTxid), [covered!.maxTxid]);
+    await ship();
+    now += 2000;
+    const before = store.lists;
+    const { compacted, removed } = await maintenance.runDue();
+    assert.deepEqual(compacted.map((f) => f.level), [1, 2]);
+    assert.ok(removed.some((f) => f.level === 2 && f.maxTxid === covered!.maxTxid), "the held L2 file went");
+    assert.equal(store.lists - before, 2 + 2 + 4, "two merges, then retention over L0, L1, L2 and L9");
   } finally {
     await db.close();
     await cleanup();

@@ -104,10 +104,11 @@ export class LocalMirror extends LocalStore {
     );
   }
 
-  /** Removes copies of compaction levels that are not in `kept` (retention removed them, or another process). */
-  async prune(kept: readonly LtxFileRef[]): Promise<void> {
+  /** Removes copies at those of `levels` that are compaction levels, and not in `kept` (retention removed them, or another process). */
+  async prune(kept: readonly LtxFileRef[], levels: readonly number[]): Promise<void> {
     const names = new Set(kept.map((f) => this.pathOf(f)));
-    for (let level = 1; level <= 8; level++) {
+    for (const level of levels) {
+      if (level < 1 || level > 8) continue;
       const gone = (await this.list(level)).filter((f) => !names.has(this.pathOf(f)));
       if (gone.length > 0) await this.remove(gone);
     }

@@ -9,7 +9,8 @@ import type { LtxFileInfo, ReplicaStore } from "../storage/store.ts";
 import { type Logger, silentLogger } from "../util/log.ts";
 import { compactInto, compactionRuns, type CompactOptions } from "./compactor.ts";
 import type { LocalMirror } from "./local_store.ts";
-import { listAllLevels } from "./restore_plan.ts";
+import { SNAPSHOT_LEVEL } from "../storage/store.ts";
+import { listAllLevels, listLevels } from "./restore_plan.ts";
 import { filesToRemove, retentionOutlook } from "./retention.ts";
 import { alignDown, type MaintenanceSchedule } from "./schedule.ts";
 
@@ -55,14 +56,20 @@ export class ReplicaMaintenance {
    */
   #revisitAt: number[];
   /**
-   * When retention next lists the replica: at start, then once its last listings say a file may have
-   * become removable (retentionOutlook), no sooner than the check interval. An idle replica, or one that
-   * only receives new L0 files, is not listed again and again.
+   * When retention next lists the replica, and which levels. Every level: at start, after a snapshot,
+   * when a snapshot leaves the window (the restore base moves), and at least hourly. Only the levels a
+   * change touched, with L9 for the base: L0 and L1 after an L1 merge and when a compacted L0 file comes
+   * of age; a level whose covered newest file a new file frees. Never sooner than the check interval,
+   * except right after a merge. An idle replica, or one that only receives L0 files, is not listed again
+   * and again, and a busy one lists three levels per L1 merge rather than ten.
    */
-  #retentionAt = 0;
+  #retentionFullAt = 0;
+  #retentionL0At = Infinity;
+  #retentionFocusAt = Infinity;
+  #retentionFocus = new Set<number>();
   #retentionRanAt = -Infinity;
-  /** The last pass found a covered newest file, which the next file of its level frees. */
-  #newestHeld = false;
+  /** Levels whose newest file the last look found covered, which the next file of its level frees. */
+  #heldLevels = new Set<number>();
   /** The highest TXID in L1 as last seen, or null before the first look. */
   l1MaxTxid: bigint | null = null;
 
@@ -80,21 +87,27 @@ export class ReplicaMaintenance {
     this.#revisitAt = this.#handled.map(() => Infinity);
   }
 
-  /** New files reached the replica: L1 has something to merge, and a covered newest file may now go. */
+  /** New files reached the replica: L1 has something to merge, and a covered newest L0 file may now go. */
   noteActivity(): void {
     this.#fed[0] = true;
-    if (this.#newestHeld) this.#retentionSoon();
+    if (this.#heldLevels.has(0)) {
+      this.#retentionFocus.add(0);
+      this.#retentionFocusAt = Math.min(this.#retentionFocusAt, this.#retentionSoonest());
+    }
   }
 
   /** A snapshot reached the replica: also, older snapshots and the files they cover may now go. */
   noteSnapshot(): void {
     this.noteActivity();
-    this.#retentionSoon();
+    this.#retentionFullAt = Math.min(this.#retentionFullAt, this.#retentionSoonest());
   }
 
-  #retentionSoon(): void {
-    const soonest = this.#retentionRanAt + this.#o.schedule.retentionCheckIntervalMs;
-    this.#retentionAt = Math.min(this.#retentionAt, soonest);
+  #retentionSoonest(): number {
+    return this.#retentionRanAt + this.#o.schedule.retentionCheckIntervalMs;
+  }
+
+  #retentionDueAt(): number {
+    return Math.min(this.#retentionFullAt, this.#retentionL0At, this.#retentionFocusAt);
   }
 
   /** Whether `runDue` has anything to do now: a compaction boundary passed, or retention is due. */
@@ -104,7 +117,7 @@ export class ReplicaMaintenance {
     for (let i = 0; i < intervals.length; i++) {
       if (this.#levelDue(i, now) === "compact") return true;
     }
-    return this.#o.schedule.retentionEnabled && now >= this.#retentionAt;
+    return this.#o.schedule.retentionEnabled && now >= this.#retentionDueAt();
   }
 
   /** Level i+1 at `now`: nothing to do, a boundary to note, or a boundary to compact at. */
@@ -135,10 +148,18 @@ export class ReplicaMaintenance {
       if (due === "compact") compacted.push(...await this.compactLevel(i + 1, boundary, signal));
       this.#handled[i] = boundary;
     }
+    // A merge into L1 covers more L0 files; one into a level whose newest file was held frees it.
+    let merged = false;
+    for (const { level } of compacted) {
+      if (level !== 1 && !this.#heldLevels.has(level)) continue;
+      this.#retentionFocus.add(level === 1 ? 0 : level); // L0 brings L1 with it
+      merged = true;
+    }
     let removed: LtxFileInfo[] = [];
-    const retentionDue = compacted.length > 0 || this.#now() >= this.#retentionAt;
+    const now = this.#now();
+    const retentionDue = merged || now >= this.#retentionDueAt();
     if (this.#o.schedule.retentionEnabled && (options.retention ?? true) && retentionDue) {
-      removed = await this.enforceRetention(signal);
+      removed = await this.#retain(now >= this.#retentionFullAt ? null : this.#focusedLevels(now), signal);
     }
     return { compacted, removed };
   }
@@ -218,18 +239,42 @@ export class ReplicaMaintenance {
     return true;
   }
 
-  /** Removes what the retention policy no longer needs (see retention.ts). */
-  async enforceRetention(signal?: AbortSignal): Promise<LtxFileInfo[]> {
+  /** The levels a pass that need not list all must list: what is due, and L9 for the restore base. */
+  #focusedLevels(now: number): Set<number> {
+    const levels = new Set([...this.#retentionFocus, SNAPSHOT_LEVEL]);
+    if (now >= this.#retentionL0At) levels.add(0);
+    if (levels.has(0)) levels.add(1); // L0 files go once L1 covers them
+    return levels;
+  }
+
+  /** Removes what the retention policy no longer needs (see retention.ts), looking at every level. */
+  enforceRetention(signal?: AbortSignal): Promise<LtxFileInfo[]> {
+    return this.#retain(null, signal);
+  }
+
+  /** A retention pass over `only` those levels, or every level. */
+  async #retain(only: Set<number> | null, signal?: AbortSignal): Promise<LtxFileInfo[]> {
     const now = this.#now();
-    const levels = await listAllLevels(this.store, signal);
+    const levels = only
+      ? await listLevels(this.store, only, signal)
+      : await listAllLevels(this.store, signal);
     const { retention, retentionCheckIntervalMs } = this.#o.schedule;
     const compactionLevels = this.#o.schedule.levelIntervalsMs.map((_, i) => i + 1);
     const remove = filesToRemove(levels, now, retention, compactionLevels);
     const outlook = retentionOutlook(levels, now, retention, compactionLevels, remove);
+    const soonest = now + retentionCheckIntervalMs;
     this.#retentionRanAt = now;
-    this.#retentionAt = now +
-      Math.max(retentionCheckIntervalMs, Math.min(outlook.nextAt - now, RETENTION_RECHECK_MS));
-    this.#newestHeld = outlook.newestHeld;
+    if (only) {
+      this.#retentionFullAt = Math.min(this.#retentionFullAt, Math.max(soonest, outlook.baseMovesAt));
+      for (const level of levels.keys()) this.#heldLevels.delete(level);
+      for (const level of outlook.heldLevels) this.#heldLevels.add(level);
+    } else {
+      this.#retentionFullAt = Math.max(soonest, Math.min(outlook.baseMovesAt, now + RETENTION_RECHECK_MS));
+      this.#heldLevels = outlook.heldLevels;
+    }
+    if (levels.has(0)) this.#retentionL0At = Math.max(soonest, outlook.l0DueAt);
+    this.#retentionFocus.clear();
+    this.#retentionFocusAt = Infinity;
     if (remove.length > 0) {
       await this.store.remove(remove, signal);
       const byLevel = new Map<number, number>();
@@ -241,7 +286,8 @@ export class ReplicaMaintenance {
     }
     if (this.#o.mirror) {
       const removed = new Set(remove);
-      await this.#o.mirror.prune([...levels.values()].flat().filter((f) => !removed.has(f)));
+      const kept = [...levels.values()].flat().filter((f) => !removed.has(f));
+      await this.#o.mirror.prune(kept, [...levels.keys()]);
     }
     return remove;
   }

@@ -98,8 +98,17 @@ export async function listAllLevels(
   store: Pick<ReplicaStore, "list">,
   signal?: AbortSignal,
 ): Promise<Map<number, LtxFileInfo[]>> {
+  return await listLevels(store, [...LEVELS_HIGH_TO_LOW, SNAPSHOT_LEVEL], signal);
+}
+
+/** Lists the given levels of a replica at once. */
+export async function listLevels(
+  store: Pick<ReplicaStore, "list">,
+  which: Iterable<number>,
+  signal?: AbortSignal,
+): Promise<Map<number, LtxFileInfo[]>> {
   const levels = new Map<number, LtxFileInfo[]>();
-  await Promise.all([...LEVELS_HIGH_TO_LOW, SNAPSHOT_LEVEL].map(async (level) => {
+  await Promise.all([...which].map(async (level) => {
     levels.set(level, await store.list(level, signal));
   }));
   return levels;

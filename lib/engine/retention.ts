@@ -97,7 +97,8 @@ export function decideSnapshots(
 
 /**
  * Every remote file retention removes. `levels` maps each level to its files in TXID order;
- * `compactionLevels` are the configured levels above 0 (L0 files wait for L1 when it exists).
+ * `compactionLevels` are the configured levels above 0 (L0 files wait for L1 when it exists). A level
+ * left out of `levels` loses nothing; one listed needs L9 listed for its base, and L0 needs L1 too.
  */
 export function filesToRemove(
   levels: Map<number, LtxFileInfo[]>,
@@ -133,17 +134,19 @@ function compactedThrough(levels: Map<number, LtxFileInfo[]>, compactionLevels: 
 }
 
 export interface RetentionOutlook {
-  /** When time alone makes another of these files removable, if no file arrives (Infinity: never). */
-  nextAt: number;
-  /** A level's newest file is kept only for being its newest: the next file there frees it. */
-  newestHeld: boolean;
+  /** When a snapshot leaves the window and moves the restore base (Infinity: never): every level may gain removable files. */
+  baseMovesAt: number;
+  /** When the next compacted L0 file comes of age (Infinity: none). */
+  l0DueAt: number;
+  /** Levels whose newest file is kept only for being the newest: the next file there frees it. */
+  heldLevels: Set<number>;
 }
 
 /**
  * What may change the verdict of `filesToRemove` over the same listings, so retention need not list a
  * replica again before then: a snapshot leaving the window moves the restore base, a compacted L0 file
  * comes of age, or a new file makes a covered newest file an ordinary one. `removing` is that verdict,
- * where the caller has it already.
+ * where the caller has it already. Over a partial listing, it speaks for the levels listed only.
  */
 export function retentionOutlook(
   levels: Map<number, LtxFileInfo[]>,
@@ -156,27 +159,28 @@ export function retentionOutlook(
   const { base } = decideSnapshots(levels.get(SNAPSHOT_LEVEL) ?? [], now, policy);
   const floor = base?.maxTxid ?? 0n;
   const windowStart = now - policy.snapshotRetentionMs;
-  let nextAt = Infinity;
+  let baseMovesAt = Infinity;
   for (const s of levels.get(SNAPSHOT_LEVEL) ?? []) {
-    if (s.createdAt > windowStart) nextAt = Math.min(nextAt, s.createdAt + policy.snapshotRetentionMs);
+    if (s.createdAt > windowStart) {
+      baseMovesAt = Math.min(baseMovesAt, s.createdAt + policy.snapshotRetentionMs);
+    }
   }
+  let l0DueAt = Infinity;
   const l1Max = compactedThrough(levels, compactionLevels);
   const l0 = levels.get(0) ?? [];
   const firstKept = l0.slice(0, -1).find((f) => !removable.has(f));
-  if (firstKept && firstKept.maxTxid <= l1Max) {
-    nextAt = Math.min(nextAt, firstKept.createdAt + policy.l0RetentionMs);
-  }
-  let newestHeld = false;
+  if (firstKept && firstKept.maxTxid <= l1Max) l0DueAt = firstKept.createdAt + policy.l0RetentionMs;
+  const heldLevels = new Set<number>();
   for (let level = 0; level < SNAPSHOT_LEVEL; level++) {
     const newest = levels.get(level)?.at(-1);
     if (!newest) continue;
-    if (newest.maxTxid <= floor) newestHeld = true;
+    if (newest.maxTxid <= floor) heldLevels.add(level);
     else if (level === 0 && newest.maxTxid <= l1Max && !firstKept) {
       // Compacted: once of age, it goes as soon as a newer file arrives.
       const ofAge = newest.createdAt + policy.l0RetentionMs;
-      if (ofAge <= now) newestHeld = true;
-      else nextAt = Math.min(nextAt, ofAge);
+      if (ofAge <= now) heldLevels.add(level);
+      else l0DueAt = Math.min(l0DueAt, ofAge);
     }
   }
-  return { nextAt, newestHeld };
+  return { baseMovesAt, l0DueAt, heldLevels };
 }

@@ -106,14 +106,22 @@ Deno.test("retentionOutlook: when a compacted L0 file comes of age, or a snapsho
   ];
   const levels = new Map<number, LtxFileInfo[]>([[0, l0], [1, [file(1, 1n, 2n, NOW - min)]]]);
   const five = policy({ l0RetentionMs: 5 * min });
-  assert.deepEqual(retentionOutlook(levels, NOW, five, [1]), { nextAt: NOW + 3 * min, newestHeld: false });
+  assert.deepEqual(retentionOutlook(levels, NOW, five, [1]), {
+    baseMovesAt: Infinity,
+    l0DueAt: NOW + 3 * min,
+    heldLevels: new Set(),
+  });
   // At that moment filesToRemove does free it: the outlook names the time the verdict changes.
   assert.deepEqual(filesToRemove(levels, NOW + 3 * min, five, [1]).map((f) => f.maxTxid), [1n, 2n]);
   assert.deepEqual(filesToRemove(levels, NOW + 3 * min - 1, five, [1]).map((f) => f.maxTxid), [1n]);
 
   // Nothing compacted: L0 files wait for L1, not for time.
   const quiet = new Map<number, LtxFileInfo[]>([[0, [file(0, 1n, 1n, NOW - 10 * min)]]]);
-  assert.deepEqual(retentionOutlook(quiet, NOW, five, [1]), { nextAt: Infinity, newestHeld: false });
+  assert.deepEqual(retentionOutlook(quiet, NOW, five, [1]), {
+    baseMovesAt: Infinity,
+    l0DueAt: Infinity,
+    heldLevels: new Set(),
+  });
 
   // The oldest snapshot inside the window becomes the base when it leaves it.
   const snaps = new Map<number, LtxFileInfo[]>([[9, [
@@ -121,7 +129,15 @@ Deno.test("retentionOutlook: when a compacted L0 file comes of age, or a snapsho
     file(9, 1n, 20n, NOW - 20 * HOUR),
     file(9, 1n, 30n, NOW - 2 * HOUR),
   ]]]);
-  assert.equal(retentionOutlook(snaps, NOW, policy({ snapshotRetentionMs: DAY }), []).nextAt, NOW + 4 * HOUR);
+  const day = policy({ snapshotRetentionMs: DAY });
+  assert.equal(retentionOutlook(snaps, NOW, day, []).baseMovesAt, NOW + 4 * HOUR);
+  // At that moment the base moves up to TXID 20, and the L2 file it covers goes.
+  snaps.set(2, [file(2, 1n, 15n, NOW - 25 * HOUR), file(2, 16n, 30n, NOW - HOUR)]);
+  assert.deepEqual(filesToRemove(snaps, NOW + 4 * HOUR - 1, day, []).map((f) => [f.level, f.maxTxid]), []);
+  assert.deepEqual(filesToRemove(snaps, NOW + 4 * HOUR, day, []).map((f) => [f.level, f.maxTxid]), [
+    [9, 10n],
+    [2, 15n],
+  ]);
 });
 
 Deno.test("retentionOutlook: a covered newest file waits for the next file of its level", () => {
@@ -131,7 +147,7 @@ Deno.test("retentionOutlook: a covered newest file waits for the next file of it
     [1, [file(1, 1n, 2n, NOW - 8 * min)]],
   ]);
   const five = policy({ l0RetentionMs: 5 * min });
-  assert.equal(retentionOutlook(levels, NOW, five, [1]).newestHeld, true);
+  assert.deepEqual(retentionOutlook(levels, NOW, five, [1]).heldLevels, new Set([0]));
   // The next L0 file makes it removable.
   levels.get(0)!.push(file(0, 3n, 3n, NOW));
   assert.deepEqual(filesToRemove(levels, NOW, five, [1]).map((f) => f.maxTxid), [1n, 2n]);
@@ -142,5 +158,20 @@ Deno.test("retentionOutlook: a covered newest file waits for the next file of it
     [0, [file(0, 1n, 1n, NOW - 10 * min), file(0, 2n, 2n, NOW - 2 * min)]],
     [1, [file(1, 1n, 2n, NOW - min)]],
   ]);
-  assert.deepEqual(retentionOutlook(young, NOW, five, [1]), { nextAt: NOW + 3 * min, newestHeld: false });
+  assert.deepEqual(retentionOutlook(young, NOW, five, [1]), {
+    baseMovesAt: Infinity,
+    l0DueAt: NOW + 3 * min,
+    heldLevels: new Set(),
+  });
+
+  // A level's newest file that the base snapshot covers is held at that level only.
+  const based = new Map<number, LtxFileInfo[]>([
+    [2, [file(2, 1n, 5n, NOW - 3 * HOUR), file(2, 6n, 8n, NOW - 2 * HOUR)]],
+    [3, [file(3, 1n, 20n, NOW - HOUR)]],
+    [9, [file(9, 1n, 10n, NOW - 30 * HOUR)]],
+  ]);
+  assert.deepEqual(
+    retentionOutlook(based, NOW, policy({ snapshotRetentionMs: DAY }), [1, 2, 3]).heldLevels,
+    new Set([2]),
+  );
 });
