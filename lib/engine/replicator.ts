@@ -337,6 +337,9 @@ export class Replicator {
     await this.db.checkpointIfNeeded().catch((err) =>
       this.#logger.warn("checkpoint failed", { error: errorMessage(err) })
     );
+    // A checkpoint copies the WAL to its end first: the commits since this cycle's copy go now, not a tick
+    // later (they are the oldest unshipped ones, so they would set the lag).
+    this.#startShipments((state) => state.replica.position !== null && state.replica.position < this.db.txid);
     // Compaction and snapshots run beside the loop, so a long merge never delays shipping.
     if (!this.#maintaining && !this.#stopping) {
       this.#maintaining = this.#maintain(this.#maintenanceAbort.signal).finally(() => {
@@ -364,14 +367,19 @@ export class Replicator {
         this.#logger.error("sync failed", { error: this.lastError });
       }
     }
-    for (const state of this.#states) {
-      if (state.shipping || Date.now() < state.nextAttemptAt) continue;
-      state.shipping = this.#ship(state).finally(() => (state.shipping = null));
-    }
+    this.#startShipments();
     await this.#pruneLocal().catch((err) =>
       this.#logger.warn("local cleanup failed", { error: errorMessage(err) })
     );
     await settleWithin(this.#shipments(), this.#o.monitorIntervalMs / 2);
+  }
+
+  /** Starts a shipment to each replica that is not shipping or waiting out a failure (and `wanted`). */
+  #startShipments(wanted: (state: ReplicaState) => boolean = () => true): void {
+    for (const state of this.#states) {
+      if (state.shipping || Date.now() < state.nextAttemptAt || !wanted(state)) continue;
+      state.shipping = this.#ship(state).finally(() => (state.shipping = null));
+    }
   }
 
   async #ship(state: ReplicaState): Promise<void> {
