@@ -95,9 +95,21 @@ export class ByteReader {
 
   /** Releases the stream without reading the rest. */
   async cancel(): Promise<void> {
+    this.releaseBuffers();
     if (this.#isDone) return;
     this.#isDone = true;
     await this.#reader.cancel();
+  }
+
+  /**
+   * Hands the buffered chunks back for reuse, for a reader that will read no more and holds no view:
+   * the last chunks of a file would otherwise wait for the GC.
+   */
+  releaseBuffers(): void {
+    for (const chunk of [this.#buf, ...this.#pending]) recycleReadBuffer(chunk);
+    this.#buf = new Uint8Array(0);
+    this.#pos = 0;
+    this.#pending = [];
   }
 
   async #next(): Promise<Uint8Array | null> {

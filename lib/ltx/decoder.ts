@@ -388,6 +388,7 @@ export class LtxDecoder {
     const trailer = decodeTrailer(trailerBytes);
     this.#crc.update(trailerBytes.subarray(0, 8));
     if (!(await this.#in.isAtEnd())) throw this.#corrupt("unexpected bytes after the trailer");
+    this.#in.releaseBuffers();
     if (trailer.fileChecksum !== (CHECKSUM_FLAG | this.#crc.digest())) {
       throw this.#corrupt("file checksum mismatch");
     }

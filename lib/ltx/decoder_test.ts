@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { concatBytes } from "../util/bytes.ts";
+import { readBuffer } from "../util/read_buffers.ts";
 import { CorruptionError } from "../util/errors.ts";
 import { fixture, fixtureLtxNames, makeHeader, patternPage, streamOf } from "./_testing.ts";
 import { CHECKSUM_FLAG, Crc64 } from "./checksum.ts";
@@ -324,4 +325,28 @@ Deno.test("LtxDecoder.cancel() releases the stream", async () => {
   await decoder.readHeader();
   await decoder.cancel();
   assert.ok(cancelled);
+});
+
+Deno.test("LtxDecoder hands the read buffers it still holds back to their pool once finished", async () => {
+  const size = 24 << 10; // a pool of its own
+  const pages: [number, Uint8Array][] = Array.from({ length: 40 }, (_, i) => [i + 1, patternPage(4096, i)]);
+  const bytes = await encodeLtx(makeHeader({ pageSize: 4096, commit: 40 }), pages);
+  const handedOut: ArrayBufferLike[] = [];
+  let at = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      const chunk = readBuffer(size).subarray(0, Math.min(size, bytes.length - at));
+      chunk.set(bytes.subarray(at, at + chunk.length));
+      handedOut.push(chunk.buffer);
+      at += chunk.length;
+      controller.enqueue(chunk);
+    },
+  }, { highWaterMark: 0 });
+  const decoder = new LtxDecoder(stream);
+  while (await decoder.readPage() !== null);
+  await decoder.finish();
+  // The file's last chunk was in the decoder's hands at its end; it is a spare again now.
+  const spare = readBuffer(size);
+  assert.equal(spare.buffer, handedOut.at(-1));
 });

@@ -1,6 +1,7 @@
 /** Streaming LTX v3 encoder (spec §3.1–§3.5): header, compressed page frames, end marker, index, trailer. */
 
 import { concatBytes } from "../util/bytes.ts";
+import { partBuffers } from "../util/buffer_pool.ts";
 import { CorruptionError } from "../util/errors.ts";
 import { CHECKSUM_FLAG, Crc64 } from "./checksum.ts";
 import type { CrcState } from "./_kernels.ts";
@@ -37,6 +38,11 @@ export type LtxSink = (chunk: Uint8Array) => Promise<void> | void;
 
 /** Frames are gathered into batches of about this size: one buffer and one sink call per batch, not per page. */
 const BATCH_BYTES = 256 * 1024;
+/**
+ * Batch buffers wait here between files: a replicator encodes a file per second, and fresh ones outlive
+ * a few scavenges, so dropped they would pile up in the old generation until a full GC.
+ */
+const batchBuffers = () => partBuffers(BATCH_BYTES, 4);
 
 /**
  * Writes one LTX file to `sink`. Page frames are gathered into batches, so the sink sees a chunk per
@@ -75,7 +81,7 @@ export class LtxEncoder {
     this.#frameRoom = this.#isFrame
       ? LTX_PAGE_HEADER_SIZE + 15 + Math.ceil(header.pageSize / 65536) * (4 + 65536)
       : 10 + compressBlockBound(header.pageSize);
-    this.#batch = new Uint8Array(Math.max(BATCH_BYTES, this.#frameRoom));
+    this.#batch = this.#newBatch();
     this.#batchView = new DataView(this.#batch.buffer);
   }
 
@@ -172,7 +178,13 @@ export class LtxEncoder {
       await this.#send(tail);
     }
     await this.#sinkDone;
+    // Both buffers are back from the sink, and this encoder writes no more.
+    for (const buffer of [this.#batch, this.#spare]) if (buffer) batchBuffers().give(buffer);
     return { size: this.#offset, trailer };
+  }
+
+  #newBatch(): Uint8Array {
+    return this.#frameRoom <= BATCH_BYTES ? batchBuffers().take() : new Uint8Array(this.#frameRoom);
   }
 
   #writeHeader(): void {
@@ -195,7 +207,7 @@ export class LtxEncoder {
     this.#batchLength = 0;
     await this.#send(chunk);
     if (more) {
-      const next = this.#spare ?? new Uint8Array(this.#batch.length);
+      const next = this.#spare ?? this.#newBatch();
       this.#spare = this.#batch;
       this.#batch = next;
       this.#batchView = new DataView(next.buffer);

@@ -222,3 +222,26 @@ Deno.test("LtxEncoder reports a sink failure from a later call, never as an unha
     await encoder.finish();
   }, /disk full/);
 });
+
+Deno.test("LtxEncoder hands its batch buffers back once finished: the next file reuses them", async () => {
+  const header = makeHeader({ pageSize: 4096, commit: 200, minTxid: 1n, maxTxid: 1n });
+  const encodeOnce = async () => {
+    const buffers = new Set<ArrayBufferLike>();
+    const copies: Uint8Array[] = [];
+    const encoder = new LtxEncoder((chunk) => {
+      buffers.add(chunk.buffer);
+      copies.push(chunk.slice());
+    }, header);
+    for (let pgno = 1; pgno <= 200; pgno++) await encoder.encodePage(pgno, randomBytes(4096, pgno));
+    await encoder.finish();
+    return { buffers, bytes: concatBytes(copies) };
+  };
+  const first = await encodeOnce();
+  const second = await encodeOnce();
+  assert.ok(
+    [...second.buffers].some((b) => first.buffers.has(b)),
+    "a batch buffer of the first file was reused",
+  );
+  assert.deepEqual(second.bytes, first.bytes);
+  assert.equal((await decodeLtx(second.bytes)).pages.length, 200);
+});

@@ -32,7 +32,7 @@ export class BufferPool {
   /** Keeps at most `maxSpare` unused buffers from now on, letting go of any beyond that. */
   limitSpare(maxSpare: number): void {
     this.#maxSpare = maxSpare;
-    this.#spare.length = Math.min(this.#spare.length, maxSpare);
+    this.#spare.splice(maxSpare).forEach(release);
   }
 
   take(): Uint8Array {
@@ -46,18 +46,26 @@ export class BufferPool {
   /** Takes back the buffer under `chunk` (a view will do) if it is one of this pool's. */
   give(chunk: Uint8Array): void {
     const buffer = chunk.buffer as ArrayBuffer;
-    if (!this.#ours.has(buffer) || this.#spare.length >= this.#maxSpare || this.#spare.includes(buffer)) {
-      return;
-    }
-    this.#spare.push(buffer);
+    if (!this.#ours.has(buffer) || this.#spare.includes(buffer)) return;
+    if (this.#spare.length < this.#maxSpare) this.#spare.push(buffer);
+    else release(buffer);
   }
+}
+
+/**
+ * Frees a buffer's memory now (it detaches: any view left reads as empty). Left to the GC, dropped
+ * buffers wait for a full collection, which V8 starts only once some 64 MiB of them have piled up.
+ */
+export function release(buffer: ArrayBuffer): void {
+  if (!buffer.detached) buffer.transfer(0);
 }
 
 const bySize = new Map<number, BufferPool>();
 
 /**
- * The process-wide pool for upload parts and blocks of `size` bytes, keeping up to `maxSpare` (the
- * uploads in flight plus the one being filled, so steady uploads allocate nothing).
+ * The process-wide pool of `size`-byte buffers (upload parts, staged blocks, LTX encoder batches), keeping
+ * up to `maxSpare`: the most its users hold at once (for uploads, those in flight plus the one being
+ * filled), so steady work allocates nothing.
  */
 export function partBuffers(size: number, maxSpare: number): BufferPool {
   let pool = bySize.get(size);

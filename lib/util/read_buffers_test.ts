@@ -38,4 +38,14 @@ Deno.test("keepReadBuffers keeps more spares until disposed, then lets the extra
   }
   const after = new Set(take20().map((b) => b.buffer));
   assert.equal(held.filter((b) => after.has(b.buffer)).length, 8, "back to the usual 8 spares");
+  // The twelve let go were freed on the spot, not left for a full GC.
+  assert.equal(held.filter((b) => (b.buffer as ArrayBuffer).detached).length, 12);
+});
+
+Deno.test("a buffer given back to a full pool is freed at once", () => {
+  const size = 48 << 10;
+  const held = Array.from({ length: 9 }, () => readBuffer(size));
+  for (const b of held) recycleReadBuffer(b);
+  assert.deepEqual(held.map((b) => (b.buffer as ArrayBuffer).detached), [...Array(8).fill(false), true]);
+  assert.equal(held[8]!.length, 0, "its views read as empty");
 });
