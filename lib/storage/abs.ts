@@ -11,6 +11,7 @@ import { type Layout, ltxDirLayout } from "./layout.ts";
 import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from "./store.ts";
 import { compareLtxFiles, rangeHeader } from "./store.ts";
 import { mapReadErrors } from "../util/streams.ts";
+import { inReadBuffers } from "../util/read_buffers.ts";
 import { readWhole, sendFileParts, sendInParts } from "./upload_parts.ts";
 import { openRange } from "./file_range.ts";
 import {
@@ -154,7 +155,10 @@ export class AbsStore implements ReplicaStore {
     }
     if ((response.status === 200 || response.status === 206) && response.body) {
       // A body cut short fails with fetch's own error, which may repeat the URL: mapped like any other.
-      return mapReadErrors(response.body, (err) => this.#wrap(err, "read", key, signal));
+      return mapReadErrors(
+        inReadBuffers(response.body, contentLength(response)),
+        (err) => this.#wrap(err, "read", key, signal),
+      );
     }
     await response.body?.cancel();
     const code = response.headers.get("x-ms-error-code") ?? undefined;
@@ -363,4 +367,10 @@ function isRetriableStatus(status: number): boolean {
 /** Go's time.RFC3339Nano for a millisecond instant, as Litestream writes it: trailing zeros trimmed. */
 export function formatTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/\.?0+Z$/, "Z");
+}
+
+/** The response's Content-Length, when it has a valid one. */
+function contentLength(response: Response): number | undefined {
+  const n = Number(response.headers.get("content-length") ?? NaN);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }

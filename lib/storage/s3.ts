@@ -16,6 +16,7 @@ import type { ByteRange, LtxFileInfo, LtxFileRef, ReplicaStore, WriteBody } from
 import { compareLtxFiles, rangeHeader } from "./store.ts";
 import { readWhole } from "./upload_parts.ts";
 import { mapReadErrors } from "../util/streams.ts";
+import { inReadBuffers } from "../util/read_buffers.ts";
 
 export interface S3StoreOptions {
   /** Credential variables. @default readS3Env() */
@@ -110,7 +111,10 @@ export class S3Store implements ReplicaStore {
     const command = new (await sdk()).GetObjectCommand({ Bucket: this.spec.bucket, Key: key, Range });
     const out = await this.#send(what, signal, (c) => c.send(command, { abortSignal: signal }), "downloads");
     if (!out.Body) throw new StorageError(`Cannot ${what} in ${this.describe()}: empty response`);
-    return mapReadErrors(out.Body.transformToWebStream(), (err) => this.#fail(err, what, signal));
+    return mapReadErrors(
+      inReadBuffers(out.Body.transformToWebStream(), out.ContentLength),
+      (err) => this.#fail(err, what, signal),
+    );
   }
 
   async write(

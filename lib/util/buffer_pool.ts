@@ -43,6 +43,14 @@ export class BufferPool {
     return fresh;
   }
 
+  /**
+   * Counts `buffer` as one of this pool's: a buffer taken from it and moved into a new ArrayBuffer by a
+   * transfer (a BYOB read transfers the buffer it fills).
+   */
+  adopt(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === this.size) this.#ours.add(buffer);
+  }
+
   /** Takes back the buffer under `chunk` (a view will do) if it is one of this pool's. */
   give(chunk: Uint8Array): void {
     const buffer = chunk.buffer as ArrayBuffer;

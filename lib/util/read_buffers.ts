@@ -36,3 +36,49 @@ export function keepReadBuffers(count: number, size = READ_BUFFER_BYTES): Dispos
 export function recycleReadBuffer(chunk: Uint8Array): void {
   pools.get(chunk.buffer.byteLength)?.give(chunk);
 }
+
+/** A partly filled buffer is passed on after this long, so a slow body still moves (a full one waits for nothing). */
+const FILL_PATIENCE_MS = 2000;
+
+/**
+ * Re-reads a byte stream (a fetch body) into read buffers, each filled before it is passed on. The
+ * default reader hands out a fresh buffer of ~60 KiB per socket read: a page fault and a zero fill per
+ * 4 KiB downloaded, and garbage. Readers recycle these like file chunks. A stream that cannot be read
+ * into a given buffer (not a byte stream) passes through as it is, and so does a body of fewer than
+ * `sizeBytes` (a header read): a whole buffer for it would be dropped by a reader that keeps no pool.
+ */
+export function inReadBuffers(
+  stream: ReadableStream<Uint8Array>,
+  sizeBytes?: number,
+): ReadableStream<Uint8Array> {
+  if (sizeBytes !== undefined && sizeBytes < READ_BUFFER_BYTES / 2) return stream;
+  let reader: ReadableStreamBYOBReader;
+  try {
+    reader = stream.getReader({ mode: "byob" });
+  } catch {
+    return stream;
+  }
+  const pool = poolOf(READ_BUFFER_BYTES);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let buffer = pool.take();
+      let used = 0;
+      let done = false;
+      const started = Date.now();
+      while (used < buffer.length && !(used > 0 && Date.now() - started > FILL_PATIENCE_MS)) {
+        // The read transfers the buffer into the view it returns; on error it is lost to the pool.
+        const result = await reader.read(buffer.subarray(used));
+        done = result.done;
+        if (!result.value) break; // cancelled: nothing to pass on
+        buffer = new Uint8Array(result.value.buffer as ArrayBuffer);
+        used += result.value.length;
+        if (done) break;
+      }
+      pool.adopt(buffer.buffer as ArrayBuffer);
+      if (used > 0) controller.enqueue(buffer.subarray(0, used));
+      else pool.give(buffer);
+      if (done || used === 0) controller.close();
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}

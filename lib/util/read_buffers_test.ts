@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { keepReadBuffers, READ_BUFFER_BYTES, readBuffer, recycleReadBuffer } from "./read_buffers.ts";
+import { concatBytes } from "./bytes.ts";
+import {
+  inReadBuffers,
+  keepReadBuffers,
+  READ_BUFFER_BYTES,
+  readBuffer,
+  recycleReadBuffer,
+} from "./read_buffers.ts";
 
 Deno.test("a recycled read buffer is reused; foreign buffers and double returns are not taken", () => {
   const first = readBuffer();
@@ -48,4 +55,32 @@ Deno.test("a buffer given back to a full pool is freed at once", () => {
   for (const b of held) recycleReadBuffer(b);
   assert.deepEqual(held.map((b) => (b.buffer as ArrayBuffer).detached), [...Array(8).fill(false), true]);
   assert.equal(held[8]!.length, 0, "its views read as empty");
+});
+
+Deno.test("inReadBuffers re-reads a fetch body into full, recyclable read buffers", async () => {
+  const body = new Uint8Array(2.5 * READ_BUFFER_BYTES);
+  for (let i = 0; i < body.length; i += 4096) body[i] = i / 4096;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
+  try {
+    const response = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of inReadBuffers(response.body!)) chunks.push(chunk);
+    assert.deepEqual(chunks.map((c) => c.length), [
+      READ_BUFFER_BYTES,
+      READ_BUFFER_BYTES,
+      READ_BUFFER_BYTES / 2,
+    ]);
+    assert.deepEqual(concatBytes(chunks), body);
+    // Each chunk is a read buffer: given back, it is handed out again.
+    const last = chunks.at(-1)!;
+    recycleReadBuffer(last);
+    assert.equal(readBuffer().buffer, last.buffer);
+  } finally {
+    await server.shutdown();
+  }
+  // A small body, or a stream that is not a byte stream, passes through untouched.
+  const small = new Response(new Uint8Array(1000)).body!;
+  assert.equal(inReadBuffers(small, 1000), small);
+  const plain = new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  assert.equal(inReadBuffers(plain), plain);
 });
