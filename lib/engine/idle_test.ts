@@ -30,6 +30,40 @@ function countingLists(store: ReplicaStore): ReplicaStore & { lists: number } {
   return counted;
 }
 
+/** A database replicated into a file store with its listings counted, maintained on a clock the test moves. */
+async function maintained(prefix: string, schedule: Partial<MaintenanceSchedule>) {
+  const { dir, path, app, cleanup } = await walApp(prefix, "INSERT INTO t VALUES (1)");
+  const store = countingLists(new FileStore(join(dir, "replica")));
+  const db = await Database.open(path, { checkpointIntervalMs: 0 });
+  const clock = { now: Date.now() }; // files carry real timestamps; this clock only runs ahead of them
+  const maintenance = new ReplicaMaintenance(store, {
+    schedule: { ...DEFAULT_SCHEDULE, ...schedule },
+    scratchDir: db.scratchDir,
+    now: () => clock.now,
+  });
+  const replica = new Replica(db, store);
+  let row = 1;
+  return {
+    app,
+    store,
+    db,
+    clock,
+    maintenance,
+    replica,
+    /** Commits a row, copies it and ships it. */
+    async ship(): Promise<void> {
+      app.exec(`INSERT INTO t VALUES (${++row})`);
+      await db.sync();
+      await replica.sync();
+      maintenance.noteActivity();
+    },
+    async [Symbol.asyncDispose]() {
+      await db.close();
+      await cleanup();
+    },
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
@@ -77,106 +111,81 @@ Deno.test("the replicate loop skips idle ticks, then dozes until the WAL changes
 });
 
 Deno.test("a compaction level with no new input skips its listings until fed or ten intervals pass", async () => {
-  const { dir, path: dbPath, app, cleanup } = await walApp("walship-unfed-", "INSERT INTO t VALUES (1)");
-  const store = countingLists(new FileStore(join(dir, "replica")));
-  const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
-  let now = Date.now(); // files carry real timestamps; this clock only runs ahead of them
-  const maintenance = new ReplicaMaintenance(store, {
-    schedule: { ...DEFAULT_SCHEDULE, levelIntervalsMs: [1000], retentionEnabled: false },
-    scratchDir: db.scratchDir,
-    now: () => now,
-  });
-  try {
-    await db.sync();
-    app.exec("INSERT INTO t VALUES (2)"); // two files: a lone one would wait for company
-    await db.sync();
-    await new Replica(db, store).sync();
-    maintenance.noteActivity();
-    assert.equal(maintenance.isDue(), false, "no boundary passed yet");
-    now += 1000;
-    assert.equal(maintenance.isDue(), true);
-    assert.equal((await maintenance.runDue()).compacted.length, 1);
+  await using t = await maintained("walship-unfed-", { levelIntervalsMs: [1000], retentionEnabled: false });
+  const { app, store, db, clock, maintenance, replica } = t;
+  await db.sync();
+  app.exec("INSERT INTO t VALUES (2)"); // two files: a lone one would wait for company
+  await db.sync();
+  await replica.sync();
+  maintenance.noteActivity();
+  assert.equal(maintenance.isDue(), false, "no boundary passed yet");
+  clock.now += 1000;
+  assert.equal(maintenance.isDue(), true);
+  assert.equal((await maintenance.runDue()).compacted.length, 1);
 
-    const lists = store.lists;
-    for (let i = 0; i < 9; i++) {
-      now += 1000;
-      assert.equal(maintenance.isDue(), false, `boundary ${i + 2}: nothing new`);
-      assert.equal((await maintenance.runDue()).compacted.length, 0);
-    }
-    assert.equal(store.lists, lists, "an unfed level listed");
-    now += 1000; // the tenth interval since it last looked: look anyway
-    assert.equal(maintenance.isDue(), true);
-    await maintenance.runDue();
-    assert.equal(store.lists, lists + 2);
-
-    for (const v of [3, 4]) {
-      app.exec(`INSERT INTO t VALUES (${v})`);
-      await db.sync();
-    }
-    await new Replica(db, store).sync();
-    maintenance.noteActivity();
-    now += 1000;
-    assert.equal(maintenance.isDue(), true, "fed by a shipment");
-    assert.equal((await maintenance.runDue()).compacted.length, 1);
-  } finally {
-    await db.close();
-    await cleanup();
+  const lists = store.lists;
+  for (let i = 0; i < 9; i++) {
+    clock.now += 1000;
+    assert.equal(maintenance.isDue(), false, `boundary ${i + 2}: nothing new`);
+    assert.equal((await maintenance.runDue()).compacted.length, 0);
   }
+  assert.equal(store.lists, lists, "an unfed level listed");
+  clock.now += 1000; // the tenth interval since it last looked: look anyway
+  assert.equal(maintenance.isDue(), true);
+  await maintenance.runDue();
+  assert.equal(store.lists, lists + 2);
+
+  for (const v of [3, 4]) {
+    app.exec(`INSERT INTO t VALUES (${v})`);
+    await db.sync();
+  }
+  await replica.sync();
+  maintenance.noteActivity();
+  clock.now += 1000;
+  assert.equal(maintenance.isDue(), true, "fed by a shipment");
+  assert.equal((await maintenance.runDue()).compacted.length, 1);
 });
 
 Deno.test("a lone source file waits for company (the top level: ten of its intervals), without listings", async () => {
-  const { dir, path: dbPath, app, cleanup } = await walApp("walship-lone-", "INSERT INTO t VALUES (1)");
-  const store = countingLists(new FileStore(join(dir, "replica")));
-  const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
-  let now = Date.now();
-  const maintenance = new ReplicaMaintenance(store, {
-    schedule: { ...DEFAULT_SCHEDULE, levelIntervalsMs: [1000], retentionEnabled: false },
-    scratchDir: db.scratchDir,
-    now: () => now,
-  });
-  const replica = new Replica(db, store);
-  try {
-    await db.sync();
-    await replica.sync();
-    maintenance.noteActivity();
-    const lone = (await store.list(0))[0]!;
-    now = Math.max(now, lone.createdAt) + 1000;
-    assert.equal(maintenance.isDue(), true);
-    assert.deepEqual((await maintenance.runDue()).compacted, [], "a merge of one file is a copy: it waits");
-    assert.deepEqual(await store.list(1), []);
-    const lists = store.lists;
-    now += 1000;
-    assert.equal(maintenance.isDue(), false, "no new file, not yet ten intervals");
-    await maintenance.runDue();
-    assert.equal(store.lists, lists, "a waiting level does not list");
+  await using t = await maintained("walship-lone-", { levelIntervalsMs: [1000], retentionEnabled: false });
+  const { app, store, db, clock, maintenance, replica } = t;
+  await db.sync();
+  await replica.sync();
+  maintenance.noteActivity();
+  const lone = (await store.list(0))[0]!;
+  clock.now = Math.max(clock.now, lone.createdAt) + 1000;
+  assert.equal(maintenance.isDue(), true);
+  assert.deepEqual((await maintenance.runDue()).compacted, [], "a merge of one file is a copy: it waits");
+  assert.deepEqual(await store.list(1), []);
+  const lists = store.lists;
+  clock.now += 1000;
+  assert.equal(maintenance.isDue(), false, "no new file, not yet ten intervals");
+  await maintenance.runDue();
+  assert.equal(store.lists, lists, "a waiting level does not list");
 
-    // Company arrives: the next boundary merges both files into one.
-    app.exec("INSERT INTO t VALUES (2)");
-    await db.sync();
-    await replica.sync();
-    maintenance.noteActivity();
-    now += 1000;
-    const merged = (await maintenance.runDue()).compacted;
-    assert.deepEqual(merged.map((f) => [f.level, f.minTxid, f.maxTxid]), [[1, 1n, 2n]]);
+  // Company arrives: the next boundary merges both files into one.
+  app.exec("INSERT INTO t VALUES (2)");
+  await db.sync();
+  await replica.sync();
+  maintenance.noteActivity();
+  clock.now += 1000;
+  const merged = (await maintenance.runDue()).compacted;
+  assert.deepEqual(merged.map((f) => [f.level, f.minTxid, f.maxTxid]), [[1, 1n, 2n]]);
 
-    // Alone again: merged on its own once it has waited ten intervals (10 s).
-    app.exec("INSERT INTO t VALUES (3)");
-    await db.sync();
-    await replica.sync();
-    maintenance.noteActivity();
-    const third = (await store.list(0)).at(-1)!;
-    now += 1000;
-    assert.deepEqual((await maintenance.runDue()).compacted, []);
-    now = third.createdAt + 9000;
-    assert.equal(maintenance.isDue(), false);
-    now = third.createdAt + 10_000;
-    assert.equal(maintenance.isDue(), true);
-    const alone = (await maintenance.runDue()).compacted;
-    assert.deepEqual(alone.map((f) => [f.level, f.minTxid, f.maxTxid]), [[1, 3n, 3n]]);
-  } finally {
-    await db.close();
-    await cleanup();
-  }
+  // Alone again: merged on its own once it has waited ten intervals (10 s).
+  app.exec("INSERT INTO t VALUES (3)");
+  await db.sync();
+  await replica.sync();
+  maintenance.noteActivity();
+  const third = (await store.list(0)).at(-1)!;
+  clock.now += 1000;
+  assert.deepEqual((await maintenance.runDue()).compacted, []);
+  clock.now = third.createdAt + 9000;
+  assert.equal(maintenance.isDue(), false);
+  clock.now = third.createdAt + 10_000;
+  assert.equal(maintenance.isDue(), true);
+  const alone = (await maintenance.runDue()).compacted;
+  assert.deepEqual(alone.map((f) => [f.level, f.minTxid, f.maxTxid]), [[1, 3n, 3n]]);
 });
 
 Deno.test("retention lists again once a file may have become removable, not after every shipment", async () => {
@@ -262,54 +271,37 @@ Deno.test("retention lists again once a file may have become removable, not afte
 });
 
 Deno.test("a merge into a level whose newest file the base snapshot covers frees it, listing what it touched", async () => {
-  const { dir, path: dbPath, app, cleanup } = await walApp("walship-held-", "INSERT INTO t VALUES (1)");
-  const store = countingLists(new FileStore(join(dir, "replica")));
-  const db = await Database.open(dbPath, { checkpointIntervalMs: 0 });
-  let now = Date.now();
-  const maintenance = new ReplicaMaintenance(store, {
-    schedule: { ...DEFAULT_SCHEDULE, levelIntervalsMs: [1000, 2000], retentionCheckIntervalMs: 1000 },
-    scratchDir: db.scratchDir,
-    now: () => now,
+  await using t = await maintained("walship-held-", {
+    levelIntervalsMs: [1000, 2000],
+    retentionCheckIntervalMs: 1000,
   });
-  const replica = new Replica(db, store);
-  let v = 1;
-  const ship = async () => {
-    app.exec(`INSERT INTO t VALUES (${++v})`);
-    await db.sync();
-    await replica.sync();
-    maintenance.noteActivity();
-  };
-  try {
-    await db.sync();
-    await replica.sync();
-    await maintenance.runDue(); // the pass at start
-    await ship();
-    await maintenance.compactLevel(1);
-    await ship();
-    await maintenance.compactLevel(1);
-    const [covered] = await maintenance.compactLevel(2);
-    // A snapshot covers everything so far: each level's newest file is now held only for being the newest.
-    const snapshot = (await db.snapshot())!;
-    await replica.upload(snapshot);
-    await db.discardSnapshot(snapshot);
-    maintenance.noteSnapshot();
-    now += 1000;
-    await maintenance.runDue();
-    assert.deepEqual((await store.list(2)).map((f) => f.maxTxid), [covered!.maxTxid]);
+  const { store, db, clock, maintenance, replica, ship } = t;
+  await db.sync();
+  await replica.sync();
+  await maintenance.runDue(); // the pass at start
+  await ship();
+  await maintenance.compactLevel(1);
+  await ship();
+  await maintenance.compactLevel(1);
+  const [covered] = await maintenance.compactLevel(2);
+  // A snapshot covers everything so far: each level's newest file is clock.now held only for being the newest.
+  const snapshot = (await db.snapshot())!;
+  await replica.upload(snapshot);
+  await db.discardSnapshot(snapshot);
+  maintenance.noteSnapshot();
+  clock.now += 1000;
+  await maintenance.runDue();
+  assert.deepEqual((await store.list(2)).map((f) => f.maxTxid), [covered!.maxTxid]);
 
-    await ship();
-    now += 2000;
-    await maintenance.runDue(); // L1 merges; L2's lone source file waits for company
-    assert.deepEqual((await store.list(2)).map((f) => f.maxTxid), [covered!.maxTxid]);
-    await ship();
-    now += 2000;
-    const before = store.lists;
-    const { compacted, removed } = await maintenance.runDue();
-    assert.deepEqual(compacted.map((f) => f.level), [1, 2]);
-    assert.ok(removed.some((f) => f.level === 2 && f.maxTxid === covered!.maxTxid), "the held L2 file went");
-    assert.equal(store.lists - before, 2 + 2 + 4, "two merges, then retention over L0, L1, L2 and L9");
-  } finally {
-    await db.close();
-    await cleanup();
-  }
+  await ship();
+  clock.now += 2000;
+  await maintenance.runDue(); // L1 merges; L2's lone source file waits for company
+  assert.deepEqual((await store.list(2)).map((f) => f.maxTxid), [covered!.maxTxid]);
+  await ship();
+  clock.now += 2000;
+  const before = store.lists;
+  const { compacted, removed } = await maintenance.runDue();
+  assert.deepEqual(compacted.map((f) => f.level), [1, 2]);
+  assert.ok(removed.some((f) => f.level === 2 && f.maxTxid === covered!.maxTxid), "the held L2 file went");
+  assert.equal(store.lists - before, 2 + 2 + 4, "two merges, then retention over L0, L1, L2 and L9");
 });
