@@ -1,0 +1,61 @@
+/**
+ * The test S3 server keeps S3's promises that walship's tests lean on: a part, like an object, is stored
+ * whole or not at all (launcher patch 4 in s3_server.ts).
+ */
+import assert from "node:assert/strict";
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { startS3Server } from "./s3_server.ts";
+
+Deno.test("s3rver keeps a stored part whole when a later attempt at it is cut short", async () => {
+  const server = await startS3Server();
+  const client = new S3Client({
+    endpoint: server.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+  try {
+    await server.createBucket("parts");
+    const target = { Bucket: "parts", Key: "file.ltx" };
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand(target));
+    const part = new Uint8Array(5 * 1024 * 1024 + 1);
+    for (let at = 0; at < part.length; at += 65536) crypto.getRandomValues(part.subarray(at, at + 65536));
+    const { ETag } = await client.send(
+      new UploadPartCommand({ ...target, UploadId, PartNumber: 1, Body: part }),
+    );
+
+    // Another attempt at part 1, given up by its client after 1 MiB of the 5 MiB it announced. Sent
+    // unsigned, as s3rver lets anonymous requests through; the connection closes mid-body.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const head = `PUT /parts/file.ltx?partNumber=1&uploadId=${UploadId} HTTP/1.1\r\n` +
+      `Host: 127.0.0.1:${server.port}\r\nContent-Length: ${part.length}\r\n\r\n`;
+    await conn.write(new TextEncoder().encode(head));
+    let sent = 0;
+    while (sent < 1024 * 1024) sent += await conn.write(new Uint8Array(1024 * 1024 - sent).fill(0xee));
+    await new Promise((r) => setTimeout(r, 300)); // the server has the bytes before the connection goes
+    conn.close();
+    await new Promise((r) => setTimeout(r, 300));
+
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        ...target,
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
+      }),
+    );
+    const stored = await (await client.send(new GetObjectCommand(target))).Body!.transformToByteArray();
+    assert.equal(stored.length, part.length);
+    assert.ok(stored.every((b, i) => b === part[i]), "the stored object is the whole first attempt");
+  } finally {
+    client.destroy();
+    server.kill();
+  }
+});
