@@ -10,9 +10,10 @@
  *      a PUT whole or not at all): buffer the request, refuse it when short, write it beside the object
  *      and rename it into place.
  *   4. FilesystemStore.putPart does the same with parts, in place and answered before the file is
- *      written: an attempt at a part that a client gave up on, cut short, overwrote the whole part that a
- *      retry had stored, so the object came out with a hole, a full-sized but damaged file (the 30-minute
- *      chaos run restored such an L1 object). S3 keeps a part whole or not at all: same fix as 3.
+ *      written: an attempt at a part that a client gave up on, cut short, overwrites the part that a
+ *      retry stored, or mixes with its writes still under way (a chaos run restored a full-sized L1
+ *      object whose frames ran past its end, most likely so). S3 keeps a part whole or not at all: same
+ *      fix as 3.
  * The conditional-write patch (If-None-Match/If-Match) is left out: walship makes no conditional writes.
  * The server script is written to the temp dir and run with --no-config --no-lock, so the project's
  * module graph and lockfile never see s3rver.
