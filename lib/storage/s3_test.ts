@@ -34,17 +34,6 @@ async function newStore(
   });
 }
 
-function rawClient(): S3Client {
-  return new S3Client({
-    endpoint: server.endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
-}
-
 /** A body that arrives in 64 KiB chunks, as a file read would. */
 function chunkedBody(bytes: Uint8Array, sizeBytes = bytes.length): WriteBody {
   return {
@@ -115,7 +104,7 @@ Deno.test("S3Store stores the exact bytes of a streamed LTX file, with litestrea
   await store.write({ level: 9, minTxid: 1n, maxTxid: 2n, createdAt }, chunkedBody(ltx));
   const key = "db/0009/0000000000000001-0000000000000002.ltx";
   assert.deepEqual(await Deno.readFile(objectPath(store.spec.bucket, key)), ltx, "no aws-chunked framing");
-  const client = rawClient();
+  const client = server.client();
   try {
     const head = await client.send(new HeadObjectCommand({ Bucket: store.spec.bucket, Key: key }));
     assert.equal(head.Metadata?.["litestream-timestamp"], "2026-01-02T03:04:05.67Z");

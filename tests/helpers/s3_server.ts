@@ -114,6 +114,8 @@ export interface S3Server {
   secretAccessKey: string;
   /** Where the objects live on disk (`<dir>/<bucket>/<key>._S3rver_object`). */
   dataDir: string;
+  /** A plain SDK client for the server (the caller destroys it), to look at what walship stored. */
+  client(): S3Client;
   /** Creates a bucket (walship itself never does). */
   createBucket(name: string): Promise<void>;
   /** Stops the server and removes its data. */
@@ -180,29 +182,32 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
   const endpoint = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const accessKeyId = "S3RVER";
   const secretAccessKey = "S3RVER";
+  const client = () =>
+    new S3Client({
+      endpoint,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId, secretAccessKey },
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      // The test's own self-signed certificate.
+      ...(options.tls
+        ? { requestHandler: { httpsAgent: new HttpsAgent({ rejectUnauthorized: false }) } }
+        : {}),
+    });
   return {
     endpoint,
     port,
     accessKeyId,
     secretAccessKey,
     dataDir,
+    client,
     async createBucket(name) {
-      const client = new S3Client({
-        endpoint,
-        region: "us-east-1",
-        forcePathStyle: true,
-        credentials: { accessKeyId, secretAccessKey },
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
-        // The test's own self-signed certificate.
-        ...(options.tls
-          ? { requestHandler: { httpsAgent: new HttpsAgent({ rejectUnauthorized: false }) } }
-          : {}),
-      });
+      const c = client();
       try {
-        await client.send(new CreateBucketCommand({ Bucket: name }));
+        await c.send(new CreateBucketCommand({ Bucket: name }));
       } finally {
-        client.destroy();
+        c.destroy();
       }
     },
     stop,

@@ -7,21 +7,13 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
-  S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { startS3Server } from "./s3_server.ts";
 
 Deno.test("s3rver keeps a stored part whole when a later attempt at it is cut short", async () => {
   const server = await startS3Server();
-  const client = new S3Client({
-    endpoint: server.endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const client = server.client();
   try {
     await server.createBucket("parts");
     const target = { Bucket: "parts", Key: "file.ltx" };
