@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { parseS3Url, type S3Spec } from "../config/s3_url.ts";
 import { NotFoundError, StorageError } from "../util/errors.ts";
 import { Logger } from "../util/log.ts";

@@ -84,8 +84,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
       LITESTREAM_AZURE_ACCOUNT_KEY: azurite.accountKey,
     };
-    const startWalship = () =>
-      walshipCommand(["replicate", "-config", config], { ...env, LOG_LEVEL: "error" }, "null").spawn();
+    // With an evidence directory, walship's log (warnings and up) is kept there across restarts.
+    const logFile = options.evidenceDir ? await openLog(options.evidenceDir) : undefined;
+    const startWalship = () => {
+      const level = logFile ? "warn" : "error";
+      const child = walshipCommand(
+        ["replicate", "-config", config],
+        { ...env, LOG_LEVEL: level },
+        logFile ? "piped" : "null",
+      )
+        .spawn();
+      if (logFile) {
+        for (const stream of [child.stdout, child.stderr]) {
+          stream.pipeTo(logFile.writer(), { preventClose: true }).catch(() => {});
+        }
+      }
+      return child;
+    };
     walship = startWalship();
     writer = new Deno.Command(Deno.execPath(), {
       args: [
@@ -107,12 +122,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (res.code !== 0) {
         if (/No backup files|not available|from before/.test(stderr)) return null; // nothing that old yet
         report.failures.push(`${label}: restore failed: ${stderr.trim().split("\n")[0]}`);
+        await keepEvidence(options.evidenceDir, label, {
+          out,
+          replica,
+          extra,
+          env,
+          dir,
+          s3DataDir: s3.dataDir,
+          stderr,
+        });
         return null;
       }
       const verdict = verifyPrefix(out);
       if ("problem" in verdict) {
         report.failures.push(`${label}: ${verdict.problem}`);
-        await keepEvidence(options.evidenceDir, label, out, replica, extra, env, join(dir, "replica"));
+        await keepEvidence(options.evidenceDir, label, {
+          out,
+          replica,
+          extra,
+          env,
+          dir,
+          s3DataDir: s3.dataDir,
+          stderr,
+        });
       }
       await removeDatabase(out);
       return "problem" in verdict ? null : verdict.n;
@@ -289,21 +321,53 @@ async function removeDatabase(path: string): Promise<void> {
   for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(path + suffix).catch(() => {});
 }
 
-/** Copies what a wrong restore came from: its output, its plan, and the file replica as it is now. */
-async function keepEvidence(
-  evidenceDir: string | undefined,
-  label: string,
-  out: string,
-  replica: string,
-  extra: string[],
-  env: Record<string, string>,
-  fileReplica: string,
-): Promise<void> {
+/** A log file that several children's output streams write into in turn, line-interleaved as it comes. */
+async function openLog(evidenceDir: string): Promise<{ writer(): WritableStream<Uint8Array> }> {
+  await Deno.mkdir(evidenceDir, { recursive: true });
+  const file = await Deno.open(join(evidenceDir, "walship.log"), { create: true, append: true });
+  return {
+    writer: () => new WritableStream({ write: async (chunk) => void await file.write(chunk) }),
+  };
+}
+
+interface Evidence {
+  out: string;
+  replica: string;
+  extra: string[];
+  env: Record<string, string>;
+  /** The run's directory: the file replica and walship's local state directory are copied from it. */
+  dir: string;
+  s3DataDir: string;
+  stderr: string;
+}
+
+/**
+ * Copies what a failed or wrong restore came from: its output and error, its plan, the file replica and
+ * walship's local LTX files as they are now, and every stored S3 object of the file the error names.
+ */
+async function keepEvidence(evidenceDir: string | undefined, label: string, e: Evidence): Promise<void> {
   if (!evidenceDir) return;
   const dir = join(evidenceDir, label.replace(/[^a-zA-Z0-9.-]+/g, "_"));
   await Deno.mkdir(dir, { recursive: true });
-  await Deno.copyFile(out, join(dir, "restored.db")).catch(() => {});
-  const plan = await walshipCommand(["restore", "-dry-run", "-json", ...extra, replica], env).output();
+  await Deno.copyFile(e.out, join(dir, "restored.db")).catch(() => {});
+  await Deno.writeTextFile(join(dir, "stderr.txt"), e.stderr);
+  const plan = await walshipCommand(["restore", "-dry-run", "-json", ...e.extra, e.replica], e.env).output();
   await Deno.writeFile(join(dir, "plan.json"), plan.stdout);
-  await new Deno.Command("cp", { args: ["-r", fileReplica, join(dir, "file-replica")] }).output();
+  const copy = (from: string, to: string) =>
+    new Deno.Command("cp", { args: ["-r", from, join(dir, to)] }).output();
+  await copy(join(e.dir, "replica"), "file-replica");
+  await copy(join(e.dir, ".app.db-walship"), "local-state");
+  const named = /([0-9a-f]{16}-[0-9a-f]{16})/.exec(e.stderr)?.[1];
+  if (named) {
+    const found = await new Deno.Command("find", { args: [e.s3DataDir, "-path", `*${named}*`] }).output();
+    const paths = new TextDecoder().decode(found.stdout).split("\n").filter(Boolean);
+    await Deno.mkdir(join(dir, "s3-objects"), { recursive: true });
+    for (const path of paths) {
+      await Deno.copyFile(
+        path,
+        join(dir, "s3-objects", path.slice(e.s3DataDir.length + 1).replaceAll("/", "_")),
+      )
+        .catch(() => {});
+    }
+  }
 }
