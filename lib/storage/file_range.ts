@@ -108,6 +108,7 @@ class RangeStream extends Readable {
    */
   override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
     if (destination instanceof ClientRequest && !this.#lent) {
+      noReplay(destination);
       const lent = this.#lent = new WeakMap();
       const buffers = this.#buffers;
       const write = destination.write as (this: ClientRequest, ...args: unknown[]) => boolean;
@@ -122,6 +123,17 @@ class RangeStream extends Readable {
     }
     return super.pipe(destination, options);
   }
+}
+
+/**
+ * Stops Deno's node:http from sending the request again by itself when its reused keep-alive connection
+ * closes before the answer. That replay resends the chunks written so far by reference (pooled buffers,
+ * reused since: wrong bytes of the right length), and with a streamed body it never went out, so the
+ * request hung for good (file_range_test). The request fails instead ("socket hang up"), and the SDK
+ * sends it again with a fresh stream. `_retrying` is the flag Deno sets on a replayed request.
+ */
+function noReplay(request: ClientRequest): void {
+  (request as ClientRequest & { _retrying?: boolean })._retrying = true;
 }
 
 /** Fails unless the file holds exactly `sizeBytes`: a part cut from a file of another size would be wrong. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { createServer, request } from "node:http";
+import { Agent, createServer, request } from "node:http";
 import { PassThrough, type Readable } from "node:stream";
 import { BufferPool } from "../util/buffer_pool.ts";
 import { digestRange, fileParts, openRange } from "./file_range.ts";
@@ -127,4 +127,95 @@ Deno.test("openRange piped into HTTP requests reuses chunk buffers only once the
     server.close();
     await Deno.remove(path);
   }
+});
+
+/**
+ * A raw HTTP/1.1 server that answers every request 200, except that it takes the whole body of the
+ * `dropped`th request and closes the connection without a word, as a proxy or server can between the end
+ * of a body and its answer. Resolves each request's body digest as received.
+ */
+function dropOneServer(dropped: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const bodies: { request: number; sha256: string }[] = [];
+  let requests = 0;
+  const serve = async (conn: Deno.Conn) => {
+    let pending = new Uint8Array(0);
+    const readMore = async () => {
+      const chunk = new Uint8Array(65_536);
+      const n = await conn.read(chunk).catch(() => null);
+      if (n === null) return false;
+      pending = Buffer.concat([pending, chunk.subarray(0, n)]);
+      return true;
+    };
+    try {
+      for (;;) {
+        let end: number;
+        while ((end = Buffer.from(pending).indexOf("\r\n\r\n")) < 0) if (!await readMore()) return;
+        const head = new TextDecoder().decode(pending.subarray(0, end));
+        const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        pending = pending.subarray(end + 4);
+        while (pending.length < length) if (!await readMore()) return;
+        const request = ++requests;
+        bodies.push({
+          request,
+          sha256: createHash("sha256").update(pending.subarray(0, length)).digest("hex"),
+        });
+        pending = pending.subarray(length);
+        if (request === dropped) return;
+        await conn.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+      }
+    } finally {
+      conn.close();
+    }
+  };
+  (async () => {
+    for await (const conn of listener) serve(conn).catch(() => {});
+  })();
+  return { port: (listener.addr as Deno.NetAddr).port, bodies, close: () => listener.close() };
+}
+
+Deno.test("openRange into a request whose reused connection closes unanswered: the request fails at once", async () => {
+  // Deno's node:http sends such a request again by itself, from the chunks it kept of the first attempt
+  // (by reference: pooled buffers, since reused), and with a streamed body it never sends the second
+  // attempt at all: the request hung for good. It must fail instead, so the SDK's own retry sends a fresh stream.
+  await withFile(async (path) => {
+    const server = dropOneServer(2);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const put = (body: Readable | string, length: number) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({
+          host: "127.0.0.1",
+          port: server.port,
+          method: "PUT",
+          agent,
+          headers: { "content-length": length },
+        }, (res) => res.resume().on("end", () => resolve(res.statusCode!)));
+        req.on("error", reject);
+        if (typeof body === "string") req.end(body);
+        else body.pipe(req);
+      });
+    try {
+      assert.equal(await put("hello", 5), 200); // the connection the next request reuses
+      const range = { path, start: 0, length: 250_000 };
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const outcome = await Promise.race([
+        put(openRange(range, new ScribblingPool(64 * 1024, 4)), range.length).then(
+          (status) => `answered ${status}`,
+          (err: Error) => `failed: ${err.message}`,
+        ),
+        new Promise<string>((resolve) => timer = setTimeout(() => resolve("hung"), 5000)),
+      ]);
+      clearTimeout(timer);
+      assert.match(outcome, /^failed: /);
+      // Whatever reached the server was the range's bytes.
+      const expected = createHash("sha256").update(data.subarray(0, range.length)).digest("hex");
+      for (const body of server.bodies.slice(1)) {
+        assert.equal(body.sha256, expected, `request ${body.request}`);
+      }
+      assert.equal(server.bodies.length, 2);
+    } finally {
+      agent.destroy();
+      server.close();
+    }
+  });
 });

@@ -12,6 +12,7 @@ import { s3Credentials } from "./s3_client.ts";
 import { s3Failure } from "./s3_errors.ts";
 import { MAX_PARTS, partSizeFor } from "./s3_multipart.ts";
 import { bytesBody, type WriteBody } from "./store.ts";
+import { withRetries } from "./retry.ts";
 import { runStoreConformance } from "./store_conformance.ts";
 
 // One server for the whole file (each test gets its own bucket); the unload handler and the server's
@@ -530,6 +531,36 @@ Deno.test("S3Store: a local file cut short while its part streams fails the uplo
       /ended \d+ bytes before the part.s end/,
     );
     assert.ok(Date.now() - started < 10_000, "the request waited for the rest of its body");
+  } finally {
+    await proxy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("S3Store: a part whose answer is cut off is sent again, and the object is whole", async () => {
+  // The proxy takes each cut part's whole body to the server, then closes the client's connection before
+  // the answer. The part was stored, but the client cannot know: it must send it again, not hang.
+  const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: server.port });
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = withRetries(await newStore({ partSize: 5 << 20 }, {}, proxy.url), { baseDelayMs: 10 });
+    for (let round = 0; round < 3; round++) {
+      const data = randomBytes((11 << 20) + round * 100_000);
+      const body = await localFileBody(`${dir}/upload-${round}`, data);
+      const ref = {
+        level: 1,
+        minTxid: BigInt(round * 10 + 1),
+        maxTxid: BigInt(round * 10 + 9),
+        createdAt: 0,
+      };
+      proxy.setFaults({ resetRate: 0.3, seed: [12, 13, 3][round]! });
+      const before = proxy.stats().resets;
+      await store.write(ref, body);
+      const cut = proxy.stats().resets - before;
+      proxy.clear();
+      assert.ok(cut > 0, `round ${round}: some answers were cut`);
+      assert.deepEqual(await readAll(await store.open(ref)), data, `round ${round}`);
+    }
   } finally {
     await proxy.close();
     await Deno.remove(dir, { recursive: true });
