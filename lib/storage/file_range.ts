@@ -147,6 +147,8 @@ export async function checkFileSize(path: string, sizeBytes: number, what: strin
 export interface RangeDigests {
   /** Hex SHA-256, for a signed payload (x-amz-content-sha256). */
   sha256?: string;
+  /** Base64 MD5, as Content-MD5 carries it. */
+  md5?: string;
   /** Base64 of the big-endian CRC-32, as S3's x-amz-checksum-crc32 carries it. */
   crc32?: string;
 }
@@ -154,11 +156,12 @@ export interface RangeDigests {
 /** Reads the range once for the digests asked for (none asked: no read). */
 export async function digestRange(
   range: FileRange,
-  want: { sha256: boolean; crc32: boolean },
+  want: { sha256: boolean; crc32: boolean; md5?: boolean },
   what: string,
 ): Promise<RangeDigests> {
-  if (!want.sha256 && !want.crc32) return {};
+  if (!want.sha256 && !want.crc32 && !want.md5) return {};
   const hash = want.sha256 ? createHash("sha256") : undefined;
+  const md5 = want.md5 ? createHash("md5") : undefined;
   let crc = 0;
   const buffer = readBuffer(DIGEST_READ_BYTES);
   const file = await Deno.open(range.path, { read: true });
@@ -172,6 +175,7 @@ export async function digestRange(
       }
       const chunk = buffer.subarray(0, n);
       hash?.update(chunk);
+      md5?.update(chunk);
       if (want.crc32) crc = crc32(chunk, crc);
       left -= n;
     }
@@ -181,6 +185,7 @@ export async function digestRange(
   }
   const digests: RangeDigests = {};
   if (hash) digests.sha256 = hash.digest("hex");
+  if (md5) digests.md5 = md5.digest("base64");
   if (want.crc32) {
     const bytes = new Uint8Array(4);
     new DataView(bytes.buffer).setUint32(0, crc >>> 0);

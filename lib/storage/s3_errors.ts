@@ -13,6 +13,7 @@ export interface S3FailureContext {
 
 const RETRIABLE = new Set([
   "SlowDown",
+  "BadDigest", // the body was damaged on the way: sending it again may go through
   "InternalError",
   "ServiceUnavailable",
   "RequestTimeout",

@@ -165,7 +165,9 @@ async function sendParts(
 /**
  * Uploads a local file's parts, each streamed from its byte range, `concurrency` at a time; the completed
  * parts in order. The digests a request declares (a signed payload's SHA-256, the CRC-32 a checksummed
- * upload needs) come from one read of the range before it is sent.
+ * upload needs) come from one read of the range before it is sent. Without a CRC-32, the part carries its
+ * Content-MD5, so the server refuses bytes damaged on the way (BadDigest, retried) instead of storing them:
+ * an unsigned part is otherwise taken as it arrives.
  */
 async function sendFileRanges(
   client: S3Client,
@@ -180,11 +182,13 @@ async function sendFileRanges(
     path,
     { sizeBytes, partSize, concurrency, what, signal, pace },
     async (range, index, abortSignal) => {
-      const digests = await digestRange(range, { sha256: signPayload, crc32: checksummed }, what);
+      const want = { sha256: signPayload, crc32: checksummed, md5: !checksummed };
+      const digests = await digestRange(range, want, what);
       const command = new UploadPartCommand({
         ...upload,
         PartNumber: index + 1,
         ContentLength: range.length,
+        ...(digests.md5 ? { ContentMD5: digests.md5 } : {}),
         ...(digests.crc32
           ? { ChecksumAlgorithm: "CRC32" as ChecksumAlgorithm, ChecksumCRC32: digests.crc32 }
           : {}),

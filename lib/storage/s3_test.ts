@@ -147,7 +147,7 @@ Deno.test("S3Store uploads a body above the part size in parts, byte for byte", 
   }
 });
 
-Deno.test("S3Store streams a local file's parts from disk: signed SHA-256 per part, Content-Length, no chunking", async () => {
+Deno.test("S3Store streams a local file's parts from disk: signed SHA-256 and Content-MD5 per part, Content-Length, no chunking", async () => {
   const seen: SeenRequest[] = [];
   const proxy = await startFaultProxy({ hostname: "127.0.0.1", port: server.port }, {}, (r) => seen.push(r));
   const dir = await Deno.makeTempDir();
@@ -161,13 +161,16 @@ Deno.test("S3Store streams a local file's parts from disk: signed SHA-256 per pa
     const key = "db/0009/0000000000000001-0000000000000050.ltx";
     assert.deepEqual(await Deno.readFile(objectPath(store.spec.bucket, key)), data);
     const parts = seen.filter((r) => r.method === "PUT" && r.target.includes("partNumber="));
-    const hashes = parts.map((
-      r,
-    ) => [Number(/partNumber=(\d+)/.exec(r.target)![1]), r.headers.get("x-amz-content-sha256")]);
+    const hashes = parts.map((r) => [
+      Number(/partNumber=(\d+)/.exec(r.target)![1]),
+      r.headers.get("x-amz-content-sha256"),
+      r.headers.get("content-md5"),
+    ]);
     const partSize = 5 * 1024 * 1024;
     const expected = [0, 1, 2].map((i) => [
       i + 1,
       createHash("sha256").update(data.subarray(i * partSize, (i + 1) * partSize)).digest("hex"),
+      createHash("md5").update(data.subarray(i * partSize, (i + 1) * partSize)).digest("base64"),
     ]);
     assert.deepEqual(hashes.sort(), expected);
     for (const part of parts) {
@@ -179,13 +182,15 @@ Deno.test("S3Store streams a local file's parts from disk: signed SHA-256 per pa
     await store.write({ ...ref, maxTxid: 0x53n }, body);
     proxy.clear();
     assert.equal((await store.list(9)).find((f) => f.maxTxid === 0x53n)?.sizeBytes, data.length);
-    // Unsigned payloads skip the hashing read; a file of another size than announced is refused at once.
+    // Unsigned payloads carry no SHA-256, still the Content-MD5; a file of another size than announced is
+    // refused at once.
     const unsigned = await newStore({ partSize, signPayload: false }, {}, proxy.url);
     seen.length = 0;
     await unsigned.write({ ...ref, maxTxid: 0x51n }, body);
     assert.ok(
       seen.filter((r) => r.target.includes("partNumber=")).every((r) =>
-        r.headers.get("x-amz-content-sha256") === "UNSIGNED-PAYLOAD"
+        r.headers.get("x-amz-content-sha256") === "UNSIGNED-PAYLOAD" &&
+        r.headers.get("content-md5")?.length === 24
       ),
     );
     seen.length = 0;
@@ -472,6 +477,7 @@ Deno.test("s3Failure maps SDK errors and never repeats a secret", () => {
     [sdkError("SlowDown", 503, "Please reduce your request rate."), true, /SlowDown \(HTTP 503\)/],
     [sdkError("InternalError", 500), true, /InternalError/],
     [sdkError("RequestTimeout", 400), true, /RequestTimeout/],
+    [sdkError("BadDigest", 400, "The Content-MD5 you specified did not match"), true, /BadDigest \(HTTP 400\)/],
     [sdkError("TooManyRequests", 429), true, /429/],
     [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), true, /socket hang up/],
     [new TypeError("fetch failed"), true, /fetch failed/],

@@ -14,6 +14,7 @@
  *      retry stored, or mixes with its writes still under way (a chaos run restored a full-sized L1
  *      object whose frames ran past its end, most likely so). S3 keeps a part whole or not at all: same
  *      fix as 3.
+ *   5. putPart ignores Content-MD5; S3 refuses a part whose bytes do not match it (BadDigest): check it.
  * The conditional-write patch (If-None-Match/If-Match) is left out: walship makes no conditional writes.
  * The server script is written to the temp dir and run with --no-config --no-lock, so the project's
  * module graph and lockfile never see s3rver.
@@ -28,6 +29,7 @@ import fsp from "node:fs/promises";
 import { dirname } from "node:path";
 import S3rver from "npm:s3rver@3.7.1";
 import FilesystemStore from "npm:s3rver@3.7.1/lib/stores/filesystem.js";
+import S3Error from "npm:s3rver@3.7.1/lib/models/error.js";
 
 const stretch = (b, n) => { const o = new Uint8Array(n); for (let i = 0; i < n; i++) o[i] = b[i % b.length]; return o; };
 const { createCipheriv, createDecipheriv } = crypto;
@@ -82,9 +84,13 @@ FilesystemStore.prototype.putPart = async function (bucket, uploadId, partNumber
   if (Number.isFinite(declared) && body.length !== declared) {
     throw new Error("IncompleteBody: " + body.length + " of " + declared + " bytes arrived");
   }
+  const md5 = crypto.createHash("md5").update(body).digest("hex");
+  const claimed = content.headers?.["content-md5"];
+  if (claimed !== undefined && claimed !== Buffer.from(md5, "hex").toString("base64")) {
+    throw new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.");
+  }
   const partPath = this.getResourcePath(bucket, undefined, "uploads") + "/" + uploadId + "/" + partNumber;
   await fsp.mkdir(dirname(partPath), { recursive: true });
-  const md5 = crypto.createHash("md5").update(body).digest("hex");
   const partial = partPath + "." + crypto.randomUUID() + ".partial";
   await fsp.writeFile(partial, body);
   await fsp.writeFile(partPath + ".md5", md5);

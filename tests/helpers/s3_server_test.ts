@@ -1,6 +1,6 @@
 /**
  * The test S3 server keeps S3's promises that walship's tests lean on: a part, like an object, is stored
- * whole or not at all (launcher patch 4 in s3_server.ts).
+ * whole or not at all, and only if it matches its Content-MD5 (launcher patches 4 and 5 in s3_server.ts).
  */
 import assert from "node:assert/strict";
 import {
@@ -9,6 +9,7 @@ import {
   GetObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
 import { startS3Server } from "./s3_server.ts";
 
 Deno.test("s3rver keeps a stored part whole when a later attempt at it is cut short", async () => {
@@ -46,6 +47,42 @@ Deno.test("s3rver keeps a stored part whole when a later attempt at it is cut sh
     const stored = await (await client.send(new GetObjectCommand(target))).Body!.transformToByteArray();
     assert.equal(stored.length, part.length);
     assert.ok(stored.every((b, i) => b === part[i]), "the stored object is the whole first attempt");
+  } finally {
+    client.destroy();
+    server.kill();
+  }
+});
+
+Deno.test("s3rver refuses a part that does not match its Content-MD5, as S3 does", async () => {
+  const server = await startS3Server();
+  const client = server.client();
+  try {
+    await server.createBucket("digests");
+    const target = { Bucket: "digests", Key: "file.ltx" };
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand(target));
+    const part = crypto.getRandomValues(new Uint8Array(60_000));
+    const md5 = createHash("md5").update(part).digest("base64");
+    const damaged = part.slice();
+    damaged[777]! ^= 0x10;
+    await assert.rejects(
+      () =>
+        client.send(
+          new UploadPartCommand({ ...target, UploadId, PartNumber: 1, Body: damaged, ContentMD5: md5 }),
+        ),
+      (err: Error) => err.name === "BadDigest",
+    );
+    const { ETag } = await client.send(
+      new UploadPartCommand({ ...target, UploadId, PartNumber: 1, Body: part, ContentMD5: md5 }),
+    );
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        ...target,
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
+      }),
+    );
+    const stored = await (await client.send(new GetObjectCommand(target))).Body!.transformToByteArray();
+    assert.deepEqual(stored, part);
   } finally {
     client.destroy();
     server.kill();
