@@ -477,7 +477,11 @@ Deno.test("s3Failure maps SDK errors and never repeats a secret", () => {
     [sdkError("SlowDown", 503, "Please reduce your request rate."), true, /SlowDown \(HTTP 503\)/],
     [sdkError("InternalError", 500), true, /InternalError/],
     [sdkError("RequestTimeout", 400), true, /RequestTimeout/],
-    [sdkError("BadDigest", 400, "The Content-MD5 you specified did not match"), true, /BadDigest \(HTTP 400\)/],
+    [
+      sdkError("BadDigest", 400, "The Content-MD5 you specified did not match"),
+      true,
+      /BadDigest \(HTTP 400\)/,
+    ],
     [sdkError("TooManyRequests", 429), true, /429/],
     [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), true, /socket hang up/],
     [new TypeError("fetch failed"), true, /fetch failed/],
