@@ -119,33 +119,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const out = join(dir, `restore-${report.restores++}.db`);
       const res = await walshipCommand(["restore", "-o", out, ...extra, replica], env).output();
       const stderr = new TextDecoder().decode(res.stderr);
+      const fail = async (problem: string) => {
+        report.failures.push(`${label}: ${problem}`);
+        const evidence = { out, replica, extra, env, dir, s3DataDir: s3.dataDir, stderr };
+        await keepEvidence(options.evidenceDir, label, evidence);
+      };
       if (res.code !== 0) {
         if (/No backup files|not available|from before/.test(stderr)) return null; // nothing that old yet
-        report.failures.push(`${label}: restore failed: ${stderr.trim().split("\n")[0]}`);
-        await keepEvidence(options.evidenceDir, label, {
-          out,
-          replica,
-          extra,
-          env,
-          dir,
-          s3DataDir: s3.dataDir,
-          stderr,
-        });
+        await fail(`restore failed: ${stderr.trim().split("\n")[0]}`);
         return null;
       }
       const verdict = verifyPrefix(out);
-      if ("problem" in verdict) {
-        report.failures.push(`${label}: ${verdict.problem}`);
-        await keepEvidence(options.evidenceDir, label, {
-          out,
-          replica,
-          extra,
-          env,
-          dir,
-          s3DataDir: s3.dataDir,
-          stderr,
-        });
-      }
+      if ("problem" in verdict) await fail(verdict.problem);
       await removeDatabase(out);
       return "problem" in verdict ? null : verdict.n;
     };

@@ -7,10 +7,23 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { startS3Server } from "./s3_server.ts";
+
+/** Completes an upload of part 1 alone and reads the object back. */
+async function completeOnePart(
+  client: S3Client,
+  target: { Bucket: string; Key: string },
+  UploadId: string,
+  ETag: string,
+): Promise<Uint8Array> {
+  const Parts = [{ PartNumber: 1, ETag }];
+  await client.send(new CompleteMultipartUploadCommand({ ...target, UploadId, MultipartUpload: { Parts } }));
+  return await (await client.send(new GetObjectCommand(target))).Body!.transformToByteArray();
+}
 
 Deno.test("s3rver keeps a stored part whole when a later attempt at it is cut short", async () => {
   const server = await startS3Server();
@@ -37,14 +50,7 @@ Deno.test("s3rver keeps a stored part whole when a later attempt at it is cut sh
     conn.close();
     await new Promise((r) => setTimeout(r, 300));
 
-    await client.send(
-      new CompleteMultipartUploadCommand({
-        ...target,
-        UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
-      }),
-    );
-    const stored = await (await client.send(new GetObjectCommand(target))).Body!.transformToByteArray();
+    const stored = await completeOnePart(client, target, UploadId!, ETag!);
     assert.equal(stored.length, part.length);
     assert.ok(stored.every((b, i) => b === part[i]), "the stored object is the whole first attempt");
   } finally {
@@ -74,14 +80,7 @@ Deno.test("s3rver refuses a part that does not match its Content-MD5, as S3 does
     const { ETag } = await client.send(
       new UploadPartCommand({ ...target, UploadId, PartNumber: 1, Body: part, ContentMD5: md5 }),
     );
-    await client.send(
-      new CompleteMultipartUploadCommand({
-        ...target,
-        UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
-      }),
-    );
-    const stored = await (await client.send(new GetObjectCommand(target))).Body!.transformToByteArray();
+    const stored = await completeOnePart(client, target, UploadId!, ETag!);
     assert.deepEqual(stored, part);
   } finally {
     client.destroy();
