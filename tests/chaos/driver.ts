@@ -61,7 +61,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     db.close();
   }
   const s3 = await startS3Server();
-  const azurite = await startAzurite();
+  const azurite = await startAzurite({ persistence: "disk" }); // a long run outgrows the in-memory store
   const proxies: FaultProxy[] = [];
   let walship: Deno.ChildProcess | null = null;
   let writer: Deno.ChildProcess | null = null;

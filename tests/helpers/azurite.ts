@@ -28,6 +28,13 @@ export interface Azurite {
 }
 
 export interface AzuriteOptions {
+  /**
+   * Where blobs live. In memory, the store is capped (`extentMemoryLimitMb`) and freed space comes back
+   * only with Azurite's periodic clean-up: a long run that writes more (the 30-minute chaos run reached
+   * the cap after 10 minutes) gets MemoryExtentStoreAtSizeLimit on every upload. On disk (a temp dir,
+   * removed at stop) there is no such cap. @default "memory"
+   */
+  persistence?: "memory" | "disk";
   /** Cap on the in-memory blob store: Azurite does not return freed memory at once. @default 512 */
   extentMemoryLimitMb?: number;
   /** How long to wait for the first answer (the first run also fetches the package). @default 60_000 */
@@ -35,7 +42,7 @@ export interface AzuriteOptions {
 }
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
-  const { extentMemoryLimitMb = 512, startTimeoutMs = 60_000 } = options;
+  const { persistence = "memory", extentMemoryLimitMb = 512, startTimeoutMs = 60_000 } = options;
   const port = freePort();
   const workDir = await Deno.makeTempDir({ prefix: "walship-azurite-" });
   const child = new Deno.Command(Deno.execPath(), {
@@ -53,8 +60,9 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       "npm:azurite@3.37.0/azurite-blob",
       "--blobHost=127.0.0.1",
       `--blobPort=${port}`,
-      "--inMemoryPersistence",
-      `--extentMemoryLimit=${extentMemoryLimitMb}`,
+      ...(persistence === "memory"
+        ? ["--inMemoryPersistence", `--extentMemoryLimit=${extentMemoryLimitMb}`]
+        : [`--location=${workDir}`]),
       "--disableTelemetry",
       // @azure/storage-blob 12.34.0 sends an API version newer than Azurite 3.37.0 knows.
       "--skipApiVersionCheck",
