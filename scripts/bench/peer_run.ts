@@ -39,6 +39,12 @@ export interface RunResult {
 const WRITER = new URL("./peer_writer.ts", import.meta.url).pathname;
 const IDLE_ROWS = 1000;
 const READY_TIMEOUT_MS = 60_000;
+/**
+ * An idle window opens this long after the first replica file: past walship's first level-1 boundary
+ * (every 30 s) and the listings after it, so the window measures a replicator at rest, not the tail of its
+ * start, which fell inside the window in some runs and not in others. Both tools wait alike.
+ */
+const IDLE_SETTLE_MS = 35_000;
 const SETTLE_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 20_000;
 const RESTORE_TIMEOUT_MS = 600_000;
@@ -67,7 +73,7 @@ export async function runOnce(
     watcher.start();
     await waitUntil(() => watcher.objectCount > 0 || replicator!.exited, READY_TIMEOUT_MS);
     if (watcher.objectCount === 0) throw new Error(`${tool.name} shipped nothing:\n${replicator.log()}`);
-    await sleep(1500); // let the first sync finish before the window opens
+    await sleep(workload === "idle" ? IDLE_SETTLE_MS : 1500); // let the first sync finish before the window opens
     const before = processStats(replicator.child.pid);
     const countsBefore = replica.counts();
     const opened = Date.now();

@@ -18,6 +18,8 @@ export const PEERS_NOTE =
   `Peers (walship vs Litestream v0.3.13, same workload, one tool at a time; idle runs side by side):
 - CPU = utime+stime of the replicator process over the workload window (from its first replica file + 1.5 s
   until every commit is seen in the replica), from /proc/PID/stat; RSS = VmHWM at the end of the window.
+  An idle window opens 35 s after the first replica file (past walship's first 30 s level-1 boundary), so it
+  measures rest rather than the tail of the start.
 - Lag = time from COMMIT returning in a separate writer process to the first poll (every BENCH_POLL_MS) that
   lists a replica file reaching that commit's WAL end: walship L0 headers (walSalt1, walOffset+walSize),
   Litestream segment names (index, offset) + decompressed length, salt from each index's first segment.
