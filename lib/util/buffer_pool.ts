@@ -54,7 +54,7 @@ export class BufferPool {
   /** Takes back the buffer under `chunk` (a view will do) if it is one of this pool's. */
   give(chunk: Uint8Array): void {
     const buffer = chunk.buffer as ArrayBuffer;
-    if (!this.#ours.has(buffer) || this.#spare.includes(buffer)) return;
+    if (buffer.detached || !this.#ours.has(buffer) || this.#spare.includes(buffer)) return;
     if (this.#spare.length < this.#maxSpare) this.#spare.push(buffer);
     else release(buffer);
   }

@@ -68,8 +68,10 @@ export function inReadBuffers(
       while (used < buffer.length && !(used > 0 && Date.now() - started > FILL_PATIENCE_MS)) {
         // The read transfers the buffer into the view it returns; on error it is lost to the pool.
         const result = await reader.read(buffer.subarray(used));
+        // Cancelled while reading: the buffer went into the read and is detached. Given back, the pool
+        // would hand out an empty buffer (and `take` would throw); there is nothing to pass on either.
+        if (!result.value) return;
         done = result.done;
-        if (!result.value) break; // cancelled: nothing to pass on
         buffer = new Uint8Array(result.value.buffer as ArrayBuffer);
         used += result.value.length;
         if (done) break;

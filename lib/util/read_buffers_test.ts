@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { concatBytes } from "./bytes.ts";
+import { BufferPool } from "./buffer_pool.ts";
 import {
   inReadBuffers,
   keepReadBuffers,
@@ -83,4 +84,22 @@ Deno.test("inReadBuffers re-reads a fetch body into full, recyclable read buffer
   assert.equal(inReadBuffers(small, 1000), small);
   const plain = new ReadableStream<Uint8Array>({ start: (c) => c.close() });
   assert.equal(inReadBuffers(plain), plain);
+});
+
+Deno.test("inReadBuffers cancelled mid-read gives no detached buffer back to the pool", async () => {
+  // A body that never answers: the read into a pooled buffer is pending (the buffer transferred into it)
+  // when the reader cancels. Given back, that detached buffer made the pool's next take() throw.
+  const body = new ReadableStream({ type: "bytes", pull: () => new Promise<void>(() => {}) });
+  const reader = inReadBuffers(body, 5 << 20).getReader();
+  const pending = reader.read();
+  await new Promise((r) => setTimeout(r, 50));
+  await reader.cancel("stop");
+  assert.equal((await pending).done, true);
+  for (let i = 0; i < 3; i++) assert.equal(readBuffer().length, READ_BUFFER_BYTES);
+  // And a detached buffer is never taken back, whoever gives it.
+  const pool = new BufferPool(8, 4);
+  const buffer = pool.take();
+  (buffer.buffer as ArrayBuffer).transfer();
+  pool.give(buffer);
+  assert.equal(pool.take().length, 8);
 });
