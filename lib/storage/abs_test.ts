@@ -10,6 +10,7 @@ import { runStoreConformance } from "./store_conformance.ts";
 import { freePort } from "../../tests/helpers/s3_server.ts";
 import { startFaultProxy } from "../../tests/helpers/fault_proxy.ts";
 import { localFileBody } from "../../tests/helpers/local_file_body.ts";
+import { orHung } from "../../tests/helpers/or_hung.ts";
 
 // One server for the whole file; the last test stops it.
 const azurite = await startAzurite();
@@ -216,12 +217,7 @@ Deno.test("AbsStore: a block whose answer is cut off is sent again, and the blob
       const ref = { level: 9, minTxid: 1n, maxTxid: BigInt(round + 1), createdAt: 7 };
       proxy.setFaults({ resetRate: 0.3, seed: [12, 13, 3][round]! });
       const before = proxy.stats().resets;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const outcome = await Promise.race([
-        store.write(ref, body).then(() => "written"),
-        new Promise<string>((resolve) => timer = setTimeout(() => resolve("hung"), 20_000)),
-      ]);
-      clearTimeout(timer);
+      const outcome = await orHung(store.write(ref, body).then(() => "written"), 20_000);
       assert.equal(outcome, "written", `round ${round}`);
       assert.ok(proxy.stats().resets > before, `round ${round}: some answers were cut`);
       proxy.clear();

@@ -8,6 +8,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
+import { defaultMetaPath } from "../../lib/engine/local_store.ts";
 import { startAzurite } from "../helpers/azurite.ts";
 import { walshipCommand } from "../helpers/cli.ts";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault_proxy.ts";
@@ -341,7 +342,7 @@ async function keepEvidence(evidenceDir: string | undefined, label: string, e: E
   const copy = (from: string, to: string) =>
     new Deno.Command("cp", { args: ["-r", from, join(dir, to)] }).output();
   await copy(join(e.dir, "replica"), "file-replica");
-  await copy(join(e.dir, ".app.db-walship"), "local-state");
+  await copy(defaultMetaPath(join(e.dir, "app.db")), "local-state");
   const named = /([0-9a-f]{16}-[0-9a-f]{16})/.exec(e.stderr)?.[1];
   if (named) {
     const found = await new Deno.Command("find", { args: [e.s3DataDir, "-path", `*${named}*`] }).output();
