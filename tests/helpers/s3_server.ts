@@ -6,9 +6,11 @@
  *   2. FilesystemStore.listObjects drops CommonPrefixes of "directories" holding only sub-directories:
  *      with a delimiter, list flat and fold keys into prefixes (Litestream's restore lists this way).
  *   3. FilesystemStore.putObject writes the object file in place while the body arrives, so a listing
- *      meanwhile shows a short object, and keeps whatever arrived when the connection breaks (S3 shows
- *      a PUT whole or not at all): buffer the request, refuse it when short, write it beside the object
- *      and rename it into place.
+ *      or a read meanwhile sees a short object, and keeps whatever arrived when the connection breaks
+ *      (S3 shows a PUT whole or not at all): buffer the request, refuse it when short, write it beside
+ *      the object and rename it into place. Completing a multipart upload goes through putObject too,
+ *      with the parts as one stream: a chaos restore that listed an L3 object while its parts were
+ *      still being joined planned with, and read, its first 9.2 of 16.5 MB.
  *   4. FilesystemStore.putPart does the same with parts, in place and answered before the file is
  *      written: an attempt at a part that a client gave up on, cut short, overwrites the part that a
  *      retry stored, or mixes with its writes still under way (a chaos run restored a full-sized L1
@@ -55,24 +57,26 @@ FilesystemStore.prototype.listObjects = async function (bucket, options = {}) {
   return { objects, commonPrefixes: [...prefixes].sort(), isTruncated };
 };
 
-const putObject = FilesystemStore.prototype.putObject;
 FilesystemStore.prototype.putObject = async function (object) {
   const content = object.content;
-  if (Buffer.isBuffer(content) || typeof content?.headers !== "object") return putObject.call(this, object);
-  const chunks = [];
-  for await (const chunk of content) chunks.push(chunk);
-  const body = Buffer.concat(chunks);
-  if (Number.isFinite(object.size) && body.length !== object.size) {
+  let body = content;
+  if (!Buffer.isBuffer(content)) {
+    const chunks = [];
+    for await (const chunk of content) chunks.push(chunk);
+    body = Buffer.concat(chunks);
+  }
+  if (typeof content?.headers === "object" && Number.isFinite(object.size) && body.length !== object.size) {
     throw new Error("IncompleteBody: " + body.length + " of " + object.size + " bytes arrived");
   }
-  // Written beside and renamed into place, so a listing never sees a half-written object.
+  // Written beside and renamed into place, metadata first, so a listing never sees a half-written
+  // object, nor a new one without its metadata (listings show only keys whose object file exists).
   const objectPath = this.getResourcePath(object.bucket, object.key, "object");
   await fsp.mkdir(dirname(objectPath), { recursive: true });
   const partial = objectPath + "." + crypto.randomUUID() + ".partial";
   await fsp.writeFile(partial, body);
-  await fsp.rename(partial, objectPath);
   const md5 = crypto.createHash("md5").update(body).digest("hex");
   await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+  await fsp.rename(partial, objectPath);
   return { size: body.length, md5 };
 };
 

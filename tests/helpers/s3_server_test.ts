@@ -1,12 +1,15 @@
 /**
  * The test S3 server keeps S3's promises that walship's tests lean on: a part, like an object, is stored
- * whole or not at all, and only if it matches its Content-MD5 (launcher patches 4 and 5 in s3_server.ts).
+ * whole or not at all, and only if it matches its Content-MD5; an object completed from parts is seen
+ * whole or not at all (launcher patches 3, 4 and 5 in s3_server.ts).
  */
 import assert from "node:assert/strict";
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
@@ -82,6 +85,52 @@ Deno.test("s3rver refuses a part that does not match its Content-MD5, as S3 does
     );
     const stored = await completeOnePart(client, target, UploadId!, ETag!);
     assert.deepEqual(stored, part);
+  } finally {
+    client.destroy();
+    server.kill();
+  }
+});
+
+Deno.test("s3rver shows an object completed from parts whole or not at all, as S3 does", async () => {
+  const server = await startS3Server();
+  const client = server.client();
+  try {
+    await server.createBucket("complete");
+    const target = { Bucket: "complete", Key: "big.ltx" };
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand(target));
+    const partBytes = 5 * 1024 * 1024;
+    const Parts = [];
+    for (let n = 1; n <= 6; n++) {
+      const part = new Uint8Array(partBytes).fill(n);
+      const { ETag } = await client.send(
+        new UploadPartCommand({ ...target, UploadId, PartNumber: n, Body: part }),
+      );
+      Parts.push({ PartNumber: n, ETag });
+    }
+    const total = 6 * partBytes;
+
+    // A reader lists and looks while the upload completes: a restore planning from a live replica.
+    let completed = false;
+    const seen = new Set<number>();
+    const watch = (async () => {
+      while (!completed) {
+        const listed = await client.send(new ListObjectsV2Command({ Bucket: target.Bucket }));
+        for (const object of listed.Contents ?? []) seen.add(object.Size!);
+      }
+    })();
+    await client.send(
+      new CompleteMultipartUploadCommand({ ...target, UploadId, MultipartUpload: { Parts } }),
+    );
+    completed = true;
+    await watch;
+    // Answered only once the object is whole.
+    const head = await client.send(new HeadObjectCommand(target));
+    assert.equal(head.ContentLength, total);
+    seen.delete(total);
+    assert.deepEqual([...seen], [], "listings showed only the whole object");
+    const stored = await (await client.send(new GetObjectCommand(target))).Body!.transformToByteArray();
+    assert.equal(stored.length, total);
+    assert.equal(stored[total - 1], 6);
   } finally {
     client.destroy();
     server.kill();
