@@ -14,6 +14,7 @@ export interface S3FailureContext {
 const RETRIABLE = new Set([
   "SlowDown",
   "BadDigest", // the body was damaged on the way: sending it again may go through
+  "XAmzContentSHA256Mismatch", // the same, caught by the signed payload's SHA-256
   "InternalError",
   "ServiceUnavailable",
   "RequestTimeout",

@@ -17,6 +17,8 @@
  *      object whose frames ran past its end, most likely so). S3 keeps a part whole or not at all: same
  *      fix as 3.
  *   5. putPart ignores Content-MD5; S3 refuses a part whose bytes do not match it (BadDigest): check it.
+ *   6. PUTs and parts ignore a signed payload's SHA-256 (x-amz-content-sha256); S3 refuses bytes that do
+ *      not match it (XAmzContentSHA256Mismatch): check it, as walship leaves out Content-MD5 then.
  * The conditional-write patch (If-None-Match/If-Match) is left out: walship makes no conditional writes.
  * The server script is written to the temp dir and run with --no-config --no-lock, so the project's
  * module graph and lockfile never see s3rver.
@@ -68,6 +70,7 @@ FilesystemStore.prototype.putObject = async function (object) {
   if (typeof content?.headers === "object" && Number.isFinite(object.size) && body.length !== object.size) {
     throw new Error("IncompleteBody: " + body.length + " of " + object.size + " bytes arrived");
   }
+  checkSignedSha256(content?.headers, body);
   // Written beside and renamed into place, metadata first, so a listing never sees a half-written
   // object, nor a new one without its metadata (listings show only keys whose object file exists).
   const objectPath = this.getResourcePath(object.bucket, object.key, "object");
@@ -88,6 +91,7 @@ FilesystemStore.prototype.putPart = async function (bucket, uploadId, partNumber
   if (Number.isFinite(declared) && body.length !== declared) {
     throw new Error("IncompleteBody: " + body.length + " of " + declared + " bytes arrived");
   }
+  checkSignedSha256(content.headers, body);
   const md5 = crypto.createHash("md5").update(body).digest("hex");
   const claimed = content.headers?.["content-md5"];
   if (claimed !== undefined && claimed !== Buffer.from(md5, "hex").toString("base64")) {
@@ -101,6 +105,20 @@ FilesystemStore.prototype.putPart = async function (bucket, uploadId, partNumber
   await fsp.rename(partial, partPath);
   return { size: body.length, md5 };
 };
+
+function checkSignedSha256(headers, body) {
+  const signed = headers?.["x-amz-content-sha256"];
+  if (!/^[0-9a-f]{64}$/.test(signed ?? "")) return; // UNSIGNED-PAYLOAD, streaming, or none
+  if (crypto.createHash("sha256").update(body).digest("hex") !== signed) {
+    const err = new S3Error(
+      "XAmzContentSHA256Mismatch",
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
+    err.status = 400; // s3rver knows no status for this code
+    err.expose = true;
+    throw err;
+  }
+}
 
 const [port, directory, certFile, keyFile] = Deno.args;
 const tls = certFile ? { cert: Deno.readTextFileSync(certFile), key: Deno.readTextFileSync(keyFile) } : {};

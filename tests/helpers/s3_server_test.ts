@@ -1,7 +1,7 @@
 /**
  * The test S3 server keeps S3's promises that walship's tests lean on: a part, like an object, is stored
- * whole or not at all, and only if it matches its Content-MD5; an object completed from parts is seen
- * whole or not at all (launcher patches 3, 4 and 5 in s3_server.ts).
+ * whole or not at all, and only if it matches its Content-MD5 and its signed SHA-256; an object completed
+ * from parts is seen whole or not at all (launcher patches 3 to 6 in s3_server.ts).
  */
 import assert from "node:assert/strict";
 import {
@@ -10,6 +10,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
@@ -131,6 +132,48 @@ Deno.test("s3rver shows an object completed from parts whole or not at all, as S
     const stored = await (await client.send(new GetObjectCommand(target))).Body!.transformToByteArray();
     assert.equal(stored.length, total);
     assert.equal(stored[total - 1], 6);
+  } finally {
+    client.destroy();
+    server.kill();
+  }
+});
+
+Deno.test("s3rver refuses a part or object whose bytes do not match their signed SHA-256, as S3 does", async () => {
+  const server = await startS3Server();
+  const client = server.client();
+  try {
+    await server.createBucket("signed");
+    const target = { Bucket: "signed", Key: "file.ltx" };
+    const part = crypto.getRandomValues(new Uint8Array(60_000));
+    const sha256 = createHash("sha256").update(part).digest("hex");
+    const damaged = part.slice();
+    damaged[4321]! ^= 0x01;
+    // The SDK signs the hash of what it sends, so the damage must come after signing, as on the wire.
+    const withHash = <T extends { middlewareStack: { add: (...a: never[]) => void } }>(command: T): T => {
+      (command.middlewareStack.add as (m: unknown, o: unknown) => void)(
+        (next: (args: unknown) => unknown) => (args: { request: { headers: Record<string, string> } }) => {
+          args.request.headers["x-amz-content-sha256"] = sha256;
+          return next(args);
+        },
+        { step: "finalizeRequest", name: "claimSha256" },
+      );
+      return command;
+    };
+    const isMismatch = (err: Error) => err.name === "XAmzContentSHA256Mismatch";
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand(target));
+    await assert.rejects(
+      () =>
+        client.send(withHash(new UploadPartCommand({ ...target, UploadId, PartNumber: 1, Body: damaged }))),
+      isMismatch,
+    );
+    await assert.rejects(
+      () => client.send(withHash(new PutObjectCommand({ ...target, Body: damaged }))),
+      isMismatch,
+    );
+    const { ETag } = await client.send(
+      withHash(new UploadPartCommand({ ...target, UploadId, PartNumber: 1, Body: part })),
+    );
+    assert.deepEqual(await completeOnePart(client, target, UploadId!, ETag!), part);
   } finally {
     client.destroy();
     server.kill();
