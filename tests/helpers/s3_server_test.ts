@@ -15,7 +15,25 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
-import { startS3Server } from "./s3_server.ts";
+import { type S3Server, startS3Server } from "./s3_server.ts";
+
+/** Runs `test` against a fresh server with one bucket, and stops the server after. */
+async function withBucket(
+  target: { Bucket: string; Key: string },
+  test: (
+    env: { server: S3Server; client: S3Client; target: { Bucket: string; Key: string } },
+  ) => Promise<void>,
+): Promise<void> {
+  const server = await startS3Server();
+  const client = server.client();
+  try {
+    await server.createBucket(target.Bucket);
+    await test({ server, client, target });
+  } finally {
+    client.destroy();
+    server.kill();
+  }
+}
 
 /** Completes an upload of part 1 alone and reads the object back. */
 async function completeOnePart(
@@ -29,12 +47,8 @@ async function completeOnePart(
   return await (await client.send(new GetObjectCommand(target))).Body!.transformToByteArray();
 }
 
-Deno.test("s3rver keeps a stored part whole when a later attempt at it is cut short", async () => {
-  const server = await startS3Server();
-  const client = server.client();
-  try {
-    await server.createBucket("parts");
-    const target = { Bucket: "parts", Key: "file.ltx" };
+Deno.test("s3rver keeps a stored part whole when a later attempt at it is cut short", () =>
+  withBucket({ Bucket: "parts", Key: "file.ltx" }, async ({ server, client, target }) => {
     const { UploadId } = await client.send(new CreateMultipartUploadCommand(target));
     const part = new Uint8Array(5 * 1024 * 1024 + 1);
     for (let at = 0; at < part.length; at += 65536) crypto.getRandomValues(part.subarray(at, at + 65536));
@@ -57,18 +71,10 @@ Deno.test("s3rver keeps a stored part whole when a later attempt at it is cut sh
     const stored = await completeOnePart(client, target, UploadId!, ETag!);
     assert.equal(stored.length, part.length);
     assert.ok(stored.every((b, i) => b === part[i]), "the stored object is the whole first attempt");
-  } finally {
-    client.destroy();
-    server.kill();
-  }
-});
+  }));
 
-Deno.test("s3rver refuses a part that does not match its Content-MD5, as S3 does", async () => {
-  const server = await startS3Server();
-  const client = server.client();
-  try {
-    await server.createBucket("digests");
-    const target = { Bucket: "digests", Key: "file.ltx" };
+Deno.test("s3rver refuses a part that does not match its Content-MD5, as S3 does", () =>
+  withBucket({ Bucket: "digests", Key: "file.ltx" }, async ({ client, target }) => {
     const { UploadId } = await client.send(new CreateMultipartUploadCommand(target));
     const part = crypto.getRandomValues(new Uint8Array(60_000));
     const md5 = createHash("md5").update(part).digest("base64");
@@ -86,18 +92,10 @@ Deno.test("s3rver refuses a part that does not match its Content-MD5, as S3 does
     );
     const stored = await completeOnePart(client, target, UploadId!, ETag!);
     assert.deepEqual(stored, part);
-  } finally {
-    client.destroy();
-    server.kill();
-  }
-});
+  }));
 
-Deno.test("s3rver shows an object completed from parts whole or not at all, as S3 does", async () => {
-  const server = await startS3Server();
-  const client = server.client();
-  try {
-    await server.createBucket("complete");
-    const target = { Bucket: "complete", Key: "big.ltx" };
+Deno.test("s3rver shows an object completed from parts whole or not at all, as S3 does", () =>
+  withBucket({ Bucket: "complete", Key: "big.ltx" }, async ({ client, target }) => {
     const { UploadId } = await client.send(new CreateMultipartUploadCommand(target));
     const partBytes = 5 * 1024 * 1024;
     const Parts = [];
@@ -132,18 +130,10 @@ Deno.test("s3rver shows an object completed from parts whole or not at all, as S
     const stored = await (await client.send(new GetObjectCommand(target))).Body!.transformToByteArray();
     assert.equal(stored.length, total);
     assert.equal(stored[total - 1], 6);
-  } finally {
-    client.destroy();
-    server.kill();
-  }
-});
+  }));
 
-Deno.test("s3rver refuses a part or object whose bytes do not match their signed SHA-256, as S3 does", async () => {
-  const server = await startS3Server();
-  const client = server.client();
-  try {
-    await server.createBucket("signed");
-    const target = { Bucket: "signed", Key: "file.ltx" };
+Deno.test("s3rver refuses a part or object whose bytes do not match their signed SHA-256, as S3 does", () =>
+  withBucket({ Bucket: "signed", Key: "file.ltx" }, async ({ client, target }) => {
     const part = crypto.getRandomValues(new Uint8Array(60_000));
     const sha256 = createHash("sha256").update(part).digest("hex");
     const damaged = part.slice();
@@ -174,8 +164,4 @@ Deno.test("s3rver refuses a part or object whose bytes do not match their signed
       withHash(new UploadPartCommand({ ...target, UploadId, PartNumber: 1, Body: part })),
     );
     assert.deepEqual(await completeOnePart(client, target, UploadId!, ETag!), part);
-  } finally {
-    client.destroy();
-    server.kill();
-  }
-});
+  }));
