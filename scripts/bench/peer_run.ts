@@ -281,9 +281,10 @@ function median(values: number[]): number {
 
 /**
  * Waits for the first level-1 boundary after now, then until the process has had QUIET_SECONDS quiet
- * seconds in a row, and returns its stats then. The window of a write workload ends when the last commit is seen, and
- * whether walship's 30 s merge fell inside it was luck (18 s windows: 60% of runs); this counts it in
- * every run. The rule knows nothing of the tool, so Litestream waits alike (and is quiet at once).
+ * seconds in a row, and returns its stats then. The window of a write workload ends when the last commit
+ * is seen, and whether walship's 30 s merge fell inside it was luck (18 s windows: 60% of runs); this
+ * counts it in every run. The rule knows nothing of the tool, so Litestream waits alike (and is quiet at
+ * once).
  */
 async function quietAfterNextBoundary(pid: number): Promise<ProcessStats> {
   await sleep(LEVEL1_INTERVAL_MS - (Date.now() % LEVEL1_INTERVAL_MS) + 500);
