@@ -90,6 +90,7 @@ export async function compactRun(
       {
         sizeBytes,
         localPath: scratch,
+        movable: true,
         // The upload, too, waits while a shipment is due: a large merge must not hold back the next L0.
         open: () => yielding(openLazily(async () => fileChunks(await Deno.open(scratch))), options.yieldTo),
         ...(options.yieldTo ? { pace: options.yieldTo } : {}),

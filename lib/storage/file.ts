@@ -65,8 +65,9 @@ export class FileStore implements ReplicaStore {
       await Deno.mkdir(dir, { recursive: true });
       let size = 0;
       if (body.localPath !== undefined) {
-        // A local file (an L0, a merged scratch file): the kernel copies it, no bytes pass through JS.
-        await Deno.copyFile(body.localPath, tmp);
+        // A local file (an L0, a merged scratch file): the kernel copies it, no bytes pass through JS. A
+        // file its caller gives up is linked instead, where the filesystem allows: no second copy on disk.
+        if (!body.movable || !(await linked(body.localPath, tmp))) await Deno.copyFile(body.localPath, tmp);
         using out = await Deno.open(tmp, { write: true });
         size = (await out.stat()).size;
         await out.syncData();
@@ -137,6 +138,17 @@ export function limitBytes(limit: number): TransformStream<Uint8Array, Uint8Arra
       if (left === 0) controller.terminate();
     },
   });
+}
+
+/** Hard-links `from` as `to`; false where the filesystem cannot (another device, no hard links). */
+async function linked(from: string, to: string): Promise<boolean> {
+  try {
+    await Deno.link(from, to);
+    return true;
+  } catch {
+    await Deno.remove(to).catch(() => {});
+    return false;
+  }
 }
 
 function statOrNull(path: string): Deno.FileInfo | null {

@@ -32,6 +32,11 @@ export interface WriteBody {
    */
   localPath?: string;
   /**
+   * Set when the caller removes `localPath` after the write, whatever its outcome, and nothing changes
+   * it meanwhile: a store on the same filesystem may link the file into place instead of copying it.
+   */
+  movable?: boolean;
+  /**
    * Awaited before each part of `localPath` goes out, by stores that send a file in parts: lets a
    * background upload (a compaction's) wait while work a commit's lag depends on runs. `open()` paces itself.
    */
