@@ -15,9 +15,11 @@ import { FileStore } from "../../lib/storage/file.ts";
 import type { ReplicaStore } from "../../lib/storage/store.ts";
 import { walshipArgs } from "../../tests/helpers/cli.ts";
 import { type Figure, makeBigDatabase, peakRssOf, timeCommand } from "./core.ts";
+import { installRestic } from "./restic.ts";
 
 /** `walship snapshot` into an empty file replica against `restic backup` into an empty repository. */
 export async function benchSnapshot(sizeMiB: number): Promise<Figure[]> {
+  const restic = await installRestic();
   const dir = await Deno.makeTempDir({ prefix: "walship-bench-snapshot-" });
   const dbPath = makeBigDatabase(dir, sizeMiB);
   const replica = join(dir, "replica");
@@ -29,7 +31,7 @@ export async function benchSnapshot(sizeMiB: number): Promise<Figure[]> {
   };
   const resetRestic = async () => {
     await Deno.remove(repo, { recursive: true }).catch(() => {});
-    const init = await new Deno.Command("restic", { args: ["init"], env: resticEnv, stdout: "null" })
+    const init = await new Deno.Command(restic, { args: ["init"], env: resticEnv, stdout: "null" })
       .output();
     if (!init.success) throw new Error("restic init failed");
   };
@@ -38,7 +40,7 @@ export async function benchSnapshot(sizeMiB: number): Promise<Figure[]> {
     await Deno.remove(replica, { recursive: true }).catch(() => {});
     await Deno.remove(join(dir, ".big.db-walship"), { recursive: true }).catch(() => {});
   };
-  const resticCmd = ["restic", "backup", "--quiet", dbPath];
+  const resticCmd = [restic, "backup", "--quiet", dbPath];
   const walshipMs = await timeCommand(snapshotCmd, resetReplica);
   const resticMs = await timeCommand(resticCmd, resetRestic, resticEnv);
   const steady = await steadySnapshots(dbPath, snapshotCmd, resticCmd, resticEnv);

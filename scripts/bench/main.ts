@@ -20,19 +20,25 @@ const rows = Number(Deno.env.get("BENCH_ROWS") ?? 200_000);
 const restoreMiB = Number(Deno.env.get("BENCH_RESTORE_MIB") ?? 1024);
 const figures: Figure[] = [];
 const notes: string[] = [];
-if (runs("core")) figures.push(...await benchLag(rows, 200));
-if (runs("restore")) figures.push(...await benchRestore(restoreMiB));
-if (runs("levels")) {
-  const sizes = (Deno.env.get("BENCH_SNAPSHOT_MIB") ?? "200,1024").split(",").map(Number);
-  for (const mib of sizes) figures.push(...await benchSnapshot(mib));
-  figures.push(...await benchLevelRestore());
-}
-if (runs("encryption")) {
-  figures.push(...await benchEncryption(Number(Deno.env.get("BENCH_ENCRYPTION_BATCHES") ?? 240)));
-}
-if (runs("peers")) {
-  figures.push(...await benchPeers());
-  notes.push(PEERS_NOTE);
+try {
+  if (runs("core")) figures.push(...await benchLag(rows, 200));
+  if (runs("restore")) figures.push(...await benchRestore(restoreMiB));
+  if (runs("levels")) {
+    const sizes = (Deno.env.get("BENCH_SNAPSHOT_MIB") ?? "200,1024").split(",").map(Number);
+    for (const mib of sizes) figures.push(...await benchSnapshot(mib));
+    figures.push(...await benchLevelRestore());
+  }
+  if (runs("encryption")) {
+    figures.push(...await benchEncryption(Number(Deno.env.get("BENCH_ENCRYPTION_BATCHES") ?? 240)));
+  }
+  if (runs("peers")) {
+    figures.push(...await benchPeers());
+    notes.push(PEERS_NOTE);
+  }
+} catch (err) {
+  // A missing peer or a failed run: one line, not a stack trace.
+  console.error(`walship bench: ${err instanceof Error ? err.message : err}`);
+  Deno.exit(1);
 }
 
 const lines = [
