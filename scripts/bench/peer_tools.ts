@@ -146,10 +146,15 @@ export function litestreamConfig(dbPath: string, spec: ReplicaSpec): string {
 const LITESTREAM_PACKAGE = "@flydotio/litestream-linux-x64@1.0.1";
 const LITESTREAM_VERSION = "v0.3.13";
 
+/** Where the bench keeps a peer it fetched: `~/.cache/walship-bench/<name>` (XDG_CACHE_HOME honoured). */
+export function benchCacheDir(name: string): string {
+  const cacheRoot = Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/tmp", ".cache");
+  return join(cacheRoot, "walship-bench", name);
+}
+
 /** Installs Litestream v0.3.13 into the bench cache when it is not there yet; returns the binary's path. */
 export async function installLitestream(): Promise<string> {
-  const cacheRoot = Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/tmp", ".cache");
-  const dir = join(cacheRoot, "walship-bench", `litestream-${LITESTREAM_VERSION}`);
+  const dir = benchCacheDir(`litestream-${LITESTREAM_VERSION}`);
   const binary = join(dir, "node_modules", "@flydotio", "litestream-linux-x64", "litestream");
   const version = async () => {
     try {

@@ -4,12 +4,12 @@
  * Litestream peer is installed from npm into the same cache.
  */
 import { join } from "node:path";
+import { benchCacheDir } from "./peer_tools.ts";
 
 /** The path of a working restic binary; throws a one-line error saying how to get one when there is none. */
 export async function installRestic(): Promise<string> {
   if (await works("restic")) return "restic";
-  const cacheRoot = Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/tmp", ".cache");
-  const dir = join(cacheRoot, "walship-bench", "restic");
+  const dir = benchCacheDir("restic");
   const binary = join(dir, "usr", "bin", "restic");
   if (await works(binary)) return binary;
   await Deno.mkdir(dir, { recursive: true });
