@@ -5,7 +5,7 @@
  * hour, bytes stored, and restore wall time (also against `cp` of the restored file). Knobs: BENCH_ROWS
  * (200000), BENCH_TX_PER_SECOND (200), BENCH_BURSTS (4), BENCH_BURST_PAUSE_MS (4000), BENCH_IDLE_SECONDS
  * (120), BENCH_RESTORE_RUNS (3), BENCH_POLL_MS (25), BENCH_PEER_REPLICAS (file,s3,abs),
- * BENCH_PEER_WORKLOADS (steady,bursty,idle).
+ * BENCH_PEER_WORKLOADS (steady,bursty,idle), BENCH_PEER_ROUNDS (1: every run again, the figures are medians).
  */
 import type { Figure } from "./core.ts";
 import { installLitestream, litestreamTool, type Tool, walshipTool } from "./peer_tools.ts";
@@ -30,6 +30,8 @@ export const PEERS_NOTE =
 - PUT/LIST per hour = requests counted by a pass-through proxy over the window, scaled to an hour.
 - Restore = median wall time of BENCH_RESTORE_RUNS restores of the latest state, direct to the server;
   cp copies the restored file. Stored = bytes in the replica after the replicator stopped.
+- With BENCH_PEER_ROUNDS > 1 every run is repeated: each figure is the median of the rounds, and the lag
+  percentiles are taken over the commits of all rounds.
 - The machine is shared: other jobs add noise to every figure.`;
 
 export async function benchPeers(): Promise<Figure[]> {
@@ -42,6 +44,8 @@ export async function benchPeers(): Promise<Figure[]> {
     restoreRuns: envNumber("BENCH_RESTORE_RUNS", 3),
     pollMs: envNumber("BENCH_POLL_MS", 25),
   };
+  // Figures of the same code move by a quarter from run to run on these machines: rounds give medians.
+  const rounds = envNumber("BENCH_PEER_ROUNDS", 1);
   const kinds = envList("BENCH_PEER_REPLICAS", ["file", "s3", "abs"]) as ReplicaKind[];
   const workloads = envList("BENCH_PEER_WORKLOADS", ["steady", "bursty", "idle"]) as Workload[];
   const tools = [walshipTool(), litestreamTool(await installLitestream())];
@@ -58,28 +62,31 @@ export async function benchPeers(): Promise<Figure[]> {
     }
   };
   for (const sig of SIGNALS) Deno.addSignalListener(sig, onSignal);
-  const results = new Map<string, RunResult>();
+  const results = new Map<string, RunResult[]>();
+  const record = (k: string, result: RunResult) => results.set(k, [...(results.get(k) ?? []), result]);
   try {
-    for (const workload of workloads.filter((w) => w !== "idle")) {
-      for (const [i, kind] of kinds.entries()) {
-        // Alternate who goes first, so a drift in machine load does not always favour the same tool.
-        for (const tool of i % 2 ? [...tools].reverse() : tools) {
-          const started = Date.now();
-          const result = await runOnce(tool, { servers, kind, workload, root }, settings);
-          results.set(key(workload, kind, tool), result);
-          progress(workload, kind, tool, result, Date.now() - started);
+    for (let round = 0; round < rounds; round++) {
+      for (const workload of workloads.filter((w) => w !== "idle")) {
+        for (const [i, kind] of kinds.entries()) {
+          // Alternate who goes first, so a drift in machine load does not always favour the same tool.
+          for (const tool of (i + round) % 2 ? [...tools].reverse() : tools) {
+            const started = Date.now();
+            const result = await runOnce(tool, { servers, kind, workload, root }, settings);
+            record(key(workload, kind, tool), result);
+            progress(workload, kind, tool, result, Date.now() - started);
+          }
         }
       }
-    }
-    if (workloads.includes("idle")) {
-      const runs = kinds.flatMap((kind) => tools.map((tool) => ({ kind, tool })));
-      const done = await Promise.all(
-        runs.map(({ kind, tool }) => runOnce(tool, { servers, kind, workload: "idle", root }, settings)),
-      );
-      runs.forEach(({ kind, tool }, i) => {
-        results.set(key("idle", kind, tool), done[i]!);
-        progress("idle", kind, tool, done[i]!, settings.idleSeconds * 1000);
-      });
+      if (workloads.includes("idle")) {
+        const runs = kinds.flatMap((kind) => tools.map((tool) => ({ kind, tool })));
+        const done = await Promise.all(
+          runs.map(({ kind, tool }) => runOnce(tool, { servers, kind, workload: "idle", root }, settings)),
+        );
+        runs.forEach(({ kind, tool }, i) => {
+          record(key("idle", kind, tool), done[i]!);
+          progress("idle", kind, tool, done[i]!, settings.idleSeconds * 1000);
+        });
+      }
     }
   } finally {
     for (const sig of SIGNALS) Deno.removeSignalListener(sig, onSignal);
@@ -91,7 +98,7 @@ export async function benchPeers(): Promise<Figure[]> {
     kinds.flatMap((kind) => {
       const ours = results.get(key(workload, kind, tools[0]!));
       const theirs = results.get(key(workload, kind, tools[1]!));
-      return ours && theirs ? figuresOf(workload, kind, ours, theirs, settings) : [];
+      return ours && theirs ? figuresOf(workload, kind, medianRun(ours), medianRun(theirs), settings) : [];
     })
   );
 }
@@ -154,6 +161,31 @@ function figuresOf(
     }
   }
   return out;
+}
+
+/** One result of several rounds of the same run: the median of each figure, and every round's commit lags. */
+export function medianRun(runs: RunResult[]): RunResult {
+  const median = (value: (r: RunResult) => number | undefined): number | undefined => {
+    const values = runs.map(value).filter((v): v is number => v !== undefined);
+    return values.length === 0 ? undefined : percentile(values, 50);
+  };
+  const merged: RunResult = {
+    cpuMs: median((r) => r.cpuMs)!,
+    peakRssMiB: median((r) => r.peakRssMiB)!,
+    lags: runs.flatMap((r) => r.lags),
+    storedBytes: median((r) => r.storedBytes)!,
+  };
+  const mergeCpu = median((r) => r.throughMerge?.cpuMs);
+  const mergeRss = median((r) => r.throughMerge?.peakRssMiB);
+  if (mergeCpu !== undefined && mergeRss !== undefined) {
+    merged.throughMerge = { cpuMs: mergeCpu, peakRssMiB: mergeRss };
+  }
+  const optional = ["putsPerHour", "listsPerHour", "restoreMs", "cpMs"] as const;
+  for (const field of optional) {
+    const value = median((r) => r[field]);
+    if (value !== undefined) merged[field] = value;
+  }
+  return merged;
 }
 
 const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
