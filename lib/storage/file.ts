@@ -146,8 +146,7 @@ async function linked(from: string, to: string): Promise<boolean> {
     await Deno.link(from, to);
     return true;
   } catch {
-    await Deno.remove(to).catch(() => {});
-    return false;
+    return false; // a failed link creates nothing: the caller copies instead
   }
 }
 

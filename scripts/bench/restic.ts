@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { benchCacheDir } from "./peer_tools.ts";
 
-/** The path of a working restic binary; throws a one-line error saying how to get one when there is none. */
+/** The path of a working restic binary; when there is none, throws a one-line error naming the step that failed. */
 export async function installRestic(): Promise<string> {
   if (await works("restic")) return "restic";
   const dir = benchCacheDir("restic");
